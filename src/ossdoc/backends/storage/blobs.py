@@ -1,0 +1,83 @@
+"""Helpers shared by the storage backends."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable
+
+from ossdoc import crc64, errors
+from ossdoc.backends.storage.base import ObjectMeta, ObjectRecord, Segment, StagedBlob
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_upload_id() -> str:
+    return secrets.token_hex(16).upper()
+
+
+def appendable_etag(crc: int, size: int) -> str:
+    """OSS's ETag of an appendable object is not an MD5 of its bytes either; ours is derived from the
+    CRC and size, so it changes with every append and is equal for equal contents."""
+    return hashlib.md5(f"{crc}:{size}".encode(), usedforsecurity=False).hexdigest().upper()
+
+
+def check_position(current: ObjectRecord | None, position: int) -> None:
+    if current is not None and current.object_type != "Appendable":
+        raise errors.ObjectNotAppendable()
+    size = current.size if current else 0
+    if position != size:
+        err = errors.PositionNotEqualToLength()
+        err.headers["x-oss-next-append-position"] = str(size)
+        raise err
+
+
+def appended(
+    current: ObjectRecord | None, bucket: str, key: str, blob: StagedBlob, meta: ObjectMeta
+) -> ObjectRecord:
+    """The record after appending ``blob``; metadata is set by the first append only."""
+    if current is None:
+        segments: tuple[Segment, ...] = (Segment(blob.blob_id, blob.size),)
+        crc, size = blob.crc64, blob.size
+    else:
+        segments = (*current.segments, Segment(blob.blob_id, blob.size))
+        crc, size = crc64.combine(current.crc64, blob.crc64, blob.size), current.size + blob.size
+        meta = current.meta
+    return ObjectRecord(
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag=appendable_etag(crc, size),
+        crc64=crc,
+        last_modified=time.time(),
+        object_type="Appendable",
+        meta=meta,
+        segments=segments,
+    )
+
+
+def segments_of(blobs: Iterable[StagedBlob]) -> tuple[Segment, ...]:
+    return tuple(Segment(b.blob_id, b.size) for b in blobs)
+
+
+def clip(segments: Iterable[Segment], start: int, end: int) -> list[tuple[Segment, int, int]]:
+    """(segment, offset, length) pieces covering bytes [start, end) of the concatenation."""
+    pieces = []
+    base = 0
+    for segment in segments:
+        lo, hi = max(start, base), min(end, base + segment.size)
+        if lo < hi:
+            pieces.append((segment, lo - base, hi - lo))
+        base += segment.size
+    return pieces
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix`` (None: no bound)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])

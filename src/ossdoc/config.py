@@ -1,0 +1,69 @@
+"""Settings: read once from ``OSSDOC_*`` environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data: Path = Path("./ossdoc-data")
+    region: str = "cn-hangzhou"
+    # Virtual-hosted style: requests to <bucket>.<base_domain> address that bucket.
+    base_domain: str = "localhost"
+    # What ListBuckets/GetBucketInfo report as ExtranetEndpoint; defaults to host:port.
+    public_endpoint: str = ""
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    max_skew_seconds: int = 15 * 60
+    # Document processing.
+    llm: str = "local"  # local | openai | fake
+    model: str = "qwen2.5-coder-0.5b"  # preset name or path to a GGUF file
+    threads: int = field(default_factory=_cores)
+    context_size: int = 8192
+    max_output_tokens: int = 2048
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: str = ""
+    openai_model: str = ""
+    max_content_bytes: int = 19_500
+    queue_size: int = 16
+    log_level: str = "info"
+
+    @property
+    def endpoint(self) -> str:
+        return self.public_endpoint or f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``OSSDOC_<NAME>`` variables; keyword overrides (CLI flags) win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"OSSDOC_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data" in values:
+            values["data"] = Path(values["data"])
+        return cls(**values)
+
+
+def _coerce(type_name: Any, raw: str) -> Any:
+    if type_name in ("int", int):
+        return int(raw)
+    if type_name in ("Path", Path):
+        return Path(raw)
+    return raw

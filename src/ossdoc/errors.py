@@ -1,0 +1,110 @@
+"""OSS errors: one class per wire error code, with its HTTP status on the class.
+
+Services raise these; the wire layer renders them (``ossdoc.wire.xml.error_body``) as the
+OSS XML error body. Exception tree::
+
+    OSSError
+    ├── AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId, RequestTimeTooSkewed (403)
+    ├── NoSuchBucket, NoSuchKey, NoSuchUpload, ... (404)
+    ├── InvalidArgument, InvalidBucketName, EntityTooLarge, ... (400)
+    ├── BucketAlreadyExists, BucketNotEmpty, PositionNotEqualToLength, ... (409)
+    └── SlowDown (503), InternalError (500), NotImplemented (501)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class OSSError(Exception):
+    code: ClassVar[str] = "InternalError"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "We encountered an internal error. Please try again."
+
+    def __init__(self, message: str | None = None, **details: str) -> None:
+        self.message = message or self.default_message
+        # Extra child elements of <Error> (e.g. BucketName, Key, StringToSign) and headers.
+        self.details = details
+        self.headers: dict[str, str] = {}
+        super().__init__(self.message)
+
+
+def define(code: str, status: int, message: str) -> type[OSSError]:
+    return type(code, (OSSError,), {"code": code, "status": status, "default_message": message})
+
+
+# 400
+InvalidArgument = define("InvalidArgument", 400, "Invalid argument.")
+InvalidBucketName = define("InvalidBucketName", 400, "The specified bucket is not valid.")
+InvalidObjectName = define("InvalidObjectName", 400, "The name of the object is invalid.")
+EntityTooLarge = define("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size.")
+EntityTooSmall = define(
+    "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size."
+)
+InvalidDigest = define("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
+BadDigest = define("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
+InvalidPart = define("InvalidPart", 400, "One or more of the specified parts could not be found.")
+InvalidPartOrder = define("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
+MalformedXML = define("MalformedXML", 400, "The XML you provided was not well-formed.")
+InvalidEncryptionAlgorithmError = define(
+    "InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid."
+)
+InvalidTargetBucketForLogging = define("InvalidTargetBucketForLogging", 400, "Invalid target bucket.")
+TooManyBuckets = define("TooManyBuckets", 400, "You have attempted to create more buckets than allowed.")
+InvalidRequest = define("InvalidRequest", 400, "Invalid request.")
+MissingContentLength = define("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+InvalidEncodingType = define("InvalidArgument", 400, "The encoding-type value is invalid.")
+MetadataTooLarge = define("InvalidArgument", 400, "Your metadata headers exceed the maximum allowed size.")
+InvalidObjectState = define("InvalidObjectState", 403, "The operation is not valid for the object's state.")
+ObjectNotAppendable = define("ObjectNotAppendable", 409, "The object is not appendable.")
+PositionNotEqualToLength = define("PositionNotEqualToLength", 409, "Position is not equal to file length.")
+FileAlreadyExists = define("FileAlreadyExists", 409, "The object you specified already exists.")
+# 403
+AccessDenied = define("AccessDenied", 403, "Access denied.")
+SignatureDoesNotMatch = define(
+    "SignatureDoesNotMatch",
+    403,
+    "The request signature we calculated does not match the signature you provided.",
+)
+InvalidAccessKeyId = define(
+    "InvalidAccessKeyId", 403, "The OSS Access Key Id you provided does not exist in our records."
+)
+RequestTimeTooSkewed = define(
+    "RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large."
+)
+# 404
+NoSuchBucket = define("NoSuchBucket", 404, "The specified bucket does not exist.")
+NoSuchKey = define("NoSuchKey", 404, "The specified key does not exist.")
+NoSuchUpload = define(
+    "NoSuchUpload",
+    404,
+    "The specified upload does not exist. The upload ID may be invalid, "
+    "or the upload may have been aborted or completed.",
+)
+NoSuchTagSet = define("NoSuchTagSet", 404, "There is no tag set.")
+NoSuchTask = define("NoSuchTask", 404, "The specified task does not exist.")
+# 405, 409, 411, 412, 416
+MethodNotAllowed = define(
+    "MethodNotAllowed", 405, "The specified method is not allowed against this resource."
+)
+BucketAlreadyExists = define("BucketAlreadyExists", 409, "The requested bucket name is not available.")
+BucketNotEmpty = define("BucketNotEmpty", 409, "The bucket you tried to delete is not empty.")
+PreconditionFailed = define(
+    "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold."
+)
+InvalidRange = define("InvalidRange", 416, "The requested range cannot be satisfied.")
+# 5xx
+InternalError = define("InternalError", 500, "We encountered an internal error. Please try again.")
+NotImplementedError_ = define(
+    "NotImplemented", 501, "A header you provided implies functionality that is not implemented."
+)
+SlowDown = define("SlowDown", 503, "Please reduce your request rate.")
+ServiceUnavailable = define("ServiceUnavailable", 503, "The service is unavailable. Please try again.")
+
+
+class NotModified(OSSError):
+    """304 for If-None-Match / If-Modified-Since: rendered with no body."""
+
+    code = "NotModified"
+    status = 304
+    default_message = "Not Modified"

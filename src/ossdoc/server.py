@@ -1,0 +1,84 @@
+"""Assemble the application from settings and run it on uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import uvicorn
+
+from ossdoc.backends.llm import create_backend
+from ossdoc.backends.storage.local import LocalStorage
+from ossdoc.config import Settings
+from ossdoc.keys import AccessKey, KeyRing, load_or_create
+from ossdoc.services.docs import DocumentService
+from ossdoc.services.multipart import Multipart
+from ossdoc.services.objects import ObjectStore
+from ossdoc.wire.app import OSSApp
+from ossdoc.wire.routes import router
+from ossdoc.wire.state import AppState
+
+log = logging.getLogger("ossdoc")
+
+
+def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            store = ObjectStore(await LocalStorage.open(settings.data / "objects"))
+            stack.push_async_callback(store.close)
+            # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
+            backend = await asyncio.to_thread(create_backend, settings, settings.data)
+            stack.push_async_callback(backend.close)
+            yield AppState(
+                settings=settings,
+                keys=keys,
+                store=store,
+                multipart=Multipart(store),
+                docs=DocumentService(backend, settings),
+            )
+
+    return OSSApp(router, lifespan)
+
+
+def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
+    log.warning(
+        "ossdoc listening on http://%s:%d (data in %s, region %s, access key id %s)",
+        settings.host,
+        settings.port,
+        settings.data.resolve(),
+        settings.region,
+        keys.keys[0].id,
+    )
+    if generated is not None:
+        # Printed once: the secret is kept only in the keys file (mode 0600).
+        log.warning(
+            "generated a new access key pair, stored in %s:\n  AccessKeyId:     %s\n  AccessKeySecret: %s",
+            settings.data / "keys.json",
+            generated.id,
+            generated.secret,
+        )
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
+    announce(settings, keys, generated)
+    config = uvicorn.Config(
+        create_app(settings, keys),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        server_header=False,
+        date_header=False,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,46 @@
+"""HTTP dates and the conditional headers of GetObject, HeadObject and CopyObject."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate, parsedate_to_datetime
+
+from starlette.datastructures import Headers
+
+from ossdoc import errors
+from ossdoc.backends.storage.base import ObjectRecord
+
+
+def http_date(ts: float | None = None) -> str:
+    return formatdate(time.time() if ts is None else ts, usegmt=True)
+
+
+def parse_http_date(raw: str) -> float | None:
+    try:
+        return parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    wanted = {part.strip().strip('"').upper() for part in header.split(",")}
+    return "*" in wanted or etag.upper() in wanted
+
+
+def evaluate(headers: Headers, record: ObjectRecord, prefix: str = "") -> None:
+    """Raise PreconditionFailed (412) or NotModified (304) as OSS does.
+
+    ``prefix`` is "" for GET/HEAD and "x-oss-copy-source-" for the source of a copy."""
+    modified = int(record.last_modified)
+    if_match = headers.get(prefix + "if-match")
+    if if_match is not None and not _etag_matches(if_match, record.etag):
+        raise errors.PreconditionFailed(Condition=prefix + "If-Match")
+    since = parse_http_date(headers.get(prefix + "if-unmodified-since", ""))
+    if if_match is None and since is not None and modified > since:
+        raise errors.PreconditionFailed(Condition=prefix + "If-Unmodified-Since")
+    if_none = headers.get(prefix + "if-none-match")
+    if if_none is not None and _etag_matches(if_none, record.etag):
+        raise errors.NotModified()
+    since = parse_http_date(headers.get(prefix + "if-modified-since", ""))
+    if if_none is None and since is not None and modified <= since:
+        raise errors.NotModified()

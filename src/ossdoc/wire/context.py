@@ -1,0 +1,85 @@
+"""Per-request context handed to every route handler."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import Request
+
+from ossdoc import errors
+
+if TYPE_CHECKING:
+    from ossdoc.wire.state import AppState
+
+
+def new_request_id() -> str:
+    """24 upper-case hex characters like OSS's: seconds since the epoch, then random bits."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08X}{secrets.token_hex(8).upper()}"
+
+
+@dataclass
+class Context:
+    request: Request
+    state: AppState
+    bucket: str | None
+    key: str | None
+    request_id: str = field(default_factory=new_request_id)
+    started: float = field(default_factory=time.monotonic)
+    principal: str | None = None  # access key id; None for anonymous
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def headers(self) -> Headers:
+        return self.request.headers
+
+    @property
+    def query(self) -> QueryParams:
+        return self.request.query_params
+
+    def require_bucket(self) -> str:
+        assert self.bucket is not None
+        return self.bucket
+
+    def require_key(self) -> str:
+        assert self.key is not None
+        return self.key
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def content_length(self) -> int | None:
+        raw = self.headers.get("content-length")
+        if raw is None:
+            return None
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise errors.InvalidArgument("Content-Length is not a number.") from exc
+        if value < 0:
+            raise errors.InvalidArgument("Content-Length is negative.")
+        return value
+
+    def stream(self) -> AsyncIterator[bytes]:
+        return self.request.stream()
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body of a small request (XML documents, forms); larger → EntityTooLarge."""
+        length = self.content_length()
+        if length is not None and length > limit:
+            raise errors.EntityTooLarge(f"The request body must be at most {limit} bytes.")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise errors.EntityTooLarge(f"The request body must be at most {limit} bytes.")
+            chunks.append(chunk)
+        return b"".join(chunks)

@@ -1,0 +1,23 @@
+"""What the wire layer holds for the lifetime of the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ossdoc.config import Settings
+from ossdoc.keys import KeyRing
+
+if TYPE_CHECKING:
+    from ossdoc.services.multipart import Multipart
+    from ossdoc.services.objects import ObjectStore
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    keys: KeyRing
+    store: ObjectStore
+    multipart: Multipart
+    # The document-processing service (ossdoc.services.docs), once the model is loaded.
+    docs: Any = None

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from starlette.responses import Response
+
+from ossdoc import errors
+from ossdoc.wire.context import Context
+from ossdoc.wire.routes import router
+from ossdoc.wire.routing import Router
+
+
+async def _handler(ctx: Context) -> Response:
+    return Response()
+
+
+def test_subresource_wins_over_plain_route() -> None:
+    r = Router()
+    r.route("PUT", "object")(_handler)
+    sub = r.route("PUT", "object", "acl")(_handler)
+    assert r.resolve("PUT", "object", {"acl"}).handler is sub
+    assert r.resolve("PUT", "object", {"acl"}).subresource == "acl"
+    assert r.resolve("PUT", "object", set()).subresource is None
+
+
+def test_project_routes() -> None:
+    assert router.resolve("PUT", "object", {"uploadId", "partNumber"}).handler.__name__ == "upload_part"
+    assert router.resolve("POST", "object", {"uploads"}).handler.__name__ == "initiate"
+    assert router.resolve("POST", "object", {"append", "position"}).handler.__name__ == "append_object"
+    assert router.resolve("GET", "bucket", {"list-type", "prefix"}).handler.__name__ == "list_objects"
+    assert router.resolve("GET", "service", set()).handler.__name__ == "list_buckets"
+
+
+def test_unconfigured_bucket_feature_answers_like_oss() -> None:
+    with pytest.raises(errors.OSSError) as info:
+        router.resolve("GET", "bucket", {"lifecycle"})
+    assert (info.value.status, info.value.code) == (404, "NoSuchLifecycle")
+
+
+@pytest.mark.parametrize(
+    ("method", "scope", "query"), [("PUT", "bucket", {"lifecycle"}), ("GET", "object", {"symlink"})]
+)
+def test_unimplemented_features(method: str, scope: str, query: set[str]) -> None:
+    with pytest.raises(errors.OSSError) as info:
+        router.resolve(method, scope, query)  # type: ignore[arg-type]
+    assert (info.value.status, info.value.code) == (501, "NotImplemented")
+
+
+def test_unknown_method_is_405() -> None:
+    with pytest.raises(errors.OSSError) as info:
+        router.resolve("PATCH", "object", set())
+    assert (info.value.status, info.value.code) == (405, "MethodNotAllowed")

@@ -19,7 +19,7 @@ XML_TYPE = "application/xml"
 
 
 def iso8601(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ts))  # oss2 accepts only .000Z
 
 
 def owner(ctx: Context) -> dict[str, str]:

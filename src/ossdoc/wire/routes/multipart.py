@@ -55,7 +55,7 @@ async def upload_part(ctx: Context) -> Response:
         return xml_reply(
             "CopyPartResult",
             {"LastModified": iso8601(part.last_modified), "ETag": f'"{part.etag}"'},
-            headers={"x-oss-hash-crc64ecma": str(part.crc64)},
+            headers={"ETag": f'"{part.etag}"', "x-oss-hash-crc64ecma": str(part.crc64)},
         )
     part = await multipart.put_part(upload, number, ctx.stream(), content_md5(ctx))
     return empty(headers={"ETag": f'"{part.etag}"', "x-oss-hash-crc64ecma": str(part.crc64)})

@@ -164,7 +164,7 @@ async def copy_object(ctx: Context) -> Response:
     return xml_reply(
         "CopyObjectResult",
         {"ETag": f'"{record.etag}"', "LastModified": iso8601(record.last_modified)},
-        headers={"x-oss-hash-crc64ecma": str(record.crc64)},
+        headers={"ETag": f'"{record.etag}"', "x-oss-hash-crc64ecma": str(record.crc64)},
     )
 
 

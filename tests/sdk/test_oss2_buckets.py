@@ -16,7 +16,7 @@ from sdk_helpers import signed
 
 def test_bucket_lifecycle(server: RunningServer, oss2_auth: oss2.Auth) -> None:
     name = f"t-{uuid.uuid4().hex[:12]}"
-    b = oss2.Bucket(oss2_auth, server.endpoint, name)
+    b = oss2.Bucket(oss2_auth, server.endpoint, name, region="cn-hangzhou")
     b.create_bucket(oss2.BUCKET_ACL_PUBLIC_READ)
     with pytest.raises(oss2.exceptions.ServerError) as info:
         b.create_bucket()
@@ -28,7 +28,7 @@ def test_bucket_lifecycle(server: RunningServer, oss2_auth: oss2.Auth) -> None:
     assert b.get_bucket_location().location == "oss-cn-hangzhou"
     b.put_bucket_acl(oss2.BUCKET_ACL_PRIVATE)
     assert b.get_bucket_acl().acl == "private"
-    service = oss2.Service(oss2_auth, server.endpoint)
+    service = oss2.Service(oss2_auth, server.endpoint, region="cn-hangzhou")
     assert name in [x.name for x in oss2.BucketIterator(service)]
     b.put_object("k", b"x")
     with pytest.raises(oss2.exceptions.BucketNotEmpty):

@@ -42,7 +42,7 @@ def test_missing_key_and_bucket(bucket: oss2.Bucket) -> None:
     assert info.value.request_id
     with pytest.raises(oss2.exceptions.NotFound):
         bucket.head_object("nope")
-    other = oss2.Bucket(bucket.auth, bucket.endpoint, "no-such-bucket-xyz")
+    other = oss2.Bucket(bucket.auth, bucket.endpoint, "no-such-bucket-xyz", region="cn-hangzhou")
     with pytest.raises(oss2.exceptions.NoSuchBucket):
         other.get_object("k")
 

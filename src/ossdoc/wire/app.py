@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,16 +17,14 @@ from starlette.types import Receive, Scope, Send
 from ossdoc import errors
 from ossdoc.wire import addressing, xml
 from ossdoc.wire.auth import SignedRequest, authenticate
+from ossdoc.wire.conditions import http_date
 from ossdoc.wire.context import Context
 from ossdoc.wire.routing import Router
+from ossdoc.wire.routing import Scope as Target
 from ossdoc.wire.state import AppState
 
 log = logging.getLogger("ossdoc.access")
 Lifespan = Callable[[], AbstractAsyncContextManager[AppState]]
-
-
-def http_date(ts: float | None = None) -> str:
-    return formatdate(ts if ts is not None else time.time(), usegmt=True)
 
 
 class OSSApp:
@@ -107,7 +104,7 @@ class OSSApp:
             now=time.time(),
             max_skew=settings.max_skew_seconds,
         )
-        target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
+        target: Target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
         method = ctx.method
         route = self.router.resolve(method, target, {name for name, _ in query})
         if ctx.key is not None:
@@ -133,10 +130,3 @@ def error_response(ctx: Context, err: errors.OSSError) -> Response:
 def _error_ec(err: errors.OSSError) -> str:
     # OSS's EC is "<2-digit category>-<8-digit code>"; ossdoc reports one stable value per status.
     return f"00{err.status // 100:02d}-{err.status:08d}"
-
-
-async def iterate(body: bytes) -> AsyncIterator[bytes]:
-    yield body
-
-
-Handler = Callable[[Context], Awaitable[Response]]

@@ -167,7 +167,10 @@ async def list_objects(ctx: Context) -> Response:
     else:
         marker = q.get("marker", "")
     page = await ctx.state.store.list(ctx.require_bucket(), prefix, delimiter, marker, max_keys)
-    enc = lambda value: xml.encode_key(value, encoding)  # noqa: E731
+
+    def enc(value: str) -> str:
+        return xml.encode_key(value, encoding)
+
     body: dict[str, Any] = {"Name": ctx.require_bucket(), "Prefix": enc(prefix)}
     if v2:
         if "start-after" in q:

@@ -157,7 +157,10 @@ async def list_uploads(ctx: Context) -> Response:
         ctx.require_bucket(), prefix, key_marker, id_marker, max_uploads
     )
     encoding = encoding_type(ctx)
-    enc = lambda value: xml.encode_key(value, encoding)  # noqa: E731
+
+    def enc(value: str) -> str:
+        return xml.encode_key(value, encoding)
+
     body: dict[str, Any] = {
         "Bucket": ctx.require_bucket(),
         "KeyMarker": enc(key_marker),

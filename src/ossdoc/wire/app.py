@@ -96,6 +96,7 @@ class OSSApp:
             headers={k.lower(): v for k, v in ctx.headers.items()},
             bucket=ctx.bucket,
             key=ctx.key,
+            raw_query=scope["query_string"].decode("latin-1"),
         )
         ctx.principal = authenticate(
             signed,

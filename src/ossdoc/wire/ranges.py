@@ -34,7 +34,7 @@ def parse_range(raw: str | None, size: int, standard: bool) -> tuple[int, int] |
     return start, min(end, size)
 
 
-def _unsatisfiable(standard: bool, size: int) -> None:
+def _unsatisfiable(standard: bool, size: int) -> tuple[int, int] | None:
     if standard:
         err = errors.InvalidRange(ActualObjectSize=str(size))
         err.headers["Content-Range"] = f"bytes */{size}"

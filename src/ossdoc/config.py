@@ -40,6 +40,7 @@ class Settings:
     openai_model: str = ""
     max_content_bytes: int = 19_500
     queue_size: int = 16
+    fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
 
     @property

@@ -117,6 +117,6 @@ def _unsupported(method: str, scope: Scope, query: set[str]) -> errors.OSSError:
         return errors.define(code, 404, message)()
     unsupported = sorted(query & (NOT_IMPLEMENTED | UNCONFIGURED.keys()))
     if unsupported:
-        names = ', '.join(unsupported)
+        names = ", ".join(unsupported)
         return errors.NotImplementedError_(f"ossdoc does not implement this operation ({names}).")
     return errors.MethodNotAllowed()

@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+
+class LLMError(Exception):
+    """The model backend failed (not loaded, server unreachable, bad reply)."""

@@ -1,0 +1,118 @@
+"""A backend on any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, a router):
+``POST /chat/completions`` streamed as server-sent events. Closing the stream closes the HTTP
+response, which is how the server learns to stop generating."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from ossdoc.backends.llm.base import Chunk, Message, ModelInfo, Sampling
+from ossdoc.backends.llm.errors import LLMError
+
+
+class OpenAICompatible:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str = "",
+        model: str = "",
+        context_size: int = 8192,
+        timeout: float = 600,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout, connect=10)
+        )
+        self.model = model
+        self._info = ModelInfo(model or "default", context_size, {"base_url": base_url})
+        # Which tokenize endpoint the server has: unknown (None), found (a URL), or none ("").
+        self._tokenize: tuple[str, str] | str | None = None
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    async def count_tokens(self, text: str) -> int:
+        # llama.cpp's server and llama-cpp-python's expose a tokenizer; others do not, and then a
+        # rough 3 characters per token errs on the side of smaller chunks.
+        root = str(self.client.base_url).removesuffix("/v1")
+        candidates = [(f"{root}/tokenize", "content"), (f"{root}/extras/tokenize", "input")]
+        if isinstance(self._tokenize, tuple):
+            candidates = [self._tokenize]
+        elif self._tokenize == "":
+            candidates = []
+        for url, field in candidates:
+            try:
+                response = await self.client.post(url, json={field: text})
+            except httpx.HTTPError:
+                break
+            tokens = response.json().get("tokens") if response.status_code == 200 else None
+            if isinstance(tokens, list):
+                self._tokenize = (url, field)
+                return len(tokens)
+        if self._tokenize is None:
+            self._tokenize = ""
+        return max(1, len(text) // 3)
+
+    async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
+        body: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+        }
+        if self.model:
+            body["model"] = self.model
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        try:
+            # Servers that send no usage in streams (llama.cpp's) get the prompt counted by their
+            # tokenizer; the count is replaced by the server's own when it arrives.
+            prompt = await self.count_tokens("\n".join(m.content for m in messages))
+            async with self.client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code != 200:
+                    detail = (await response.aread()).decode(errors="replace")[:500]
+                    raise LLMError(f"model server answered {response.status_code}: {detail}")
+                async for chunk in _chunks(response, prompt):
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise LLMError(f"model server unreachable or failed: {exc!r}") from exc
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+async def _chunks(response: httpx.Response, input_tokens: int) -> AsyncIterator[Chunk]:
+    output_tokens = 0
+    reason: str | None = None
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise LLMError(f"model server sent a bad event: {data[:200]}") from exc
+        usage = event.get("usage")
+        if usage:
+            input_tokens = int(usage.get("prompt_tokens", input_tokens))
+            output_tokens = int(usage.get("completion_tokens", output_tokens))
+        for choice in event.get("choices") or []:
+            text = (choice.get("delta") or {}).get("content") or ""
+            if text:
+                output_tokens += 1
+                yield Chunk(text, input_tokens, output_tokens)
+            if choice.get("finish_reason"):
+                reason = "length" if choice["finish_reason"] == "length" else "stop"
+    yield Chunk("", input_tokens, output_tokens, reason or "stop")

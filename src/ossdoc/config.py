@@ -29,6 +29,9 @@ class Settings:
     access_key_id: str = ""
     access_key_secret: str = ""
     max_skew_seconds: int = 15 * 60
+    # fsync every object before acknowledging it. Off, a process crash still loses nothing
+    # acknowledged (the page cache survives it); a power cut may lose the last writes.
+    fsync: bool = True
     # Document processing.
     llm: str = "local"  # local | openai | fake
     model: str = "qwen2.5-coder-0.5b"  # preset name or path to a GGUF file
@@ -55,14 +58,16 @@ class Settings:
         for f in fields(cls):
             raw = environ.get(f"OSSDOC_{f.name.upper()}")
             if raw is not None and raw != "":
-                values[f.name] = _coerce(f.type, raw)
+                values[f.name] = coerce(f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data" in values:
             values["data"] = Path(values["data"])
         return cls(**values)
 
 
-def _coerce(type_name: Any, raw: str) -> Any:
+def coerce(type_name: Any, raw: str) -> Any:
+    if type_name in ("bool", bool):
+        return raw.strip().lower() not in ("0", "false", "no", "off")
     if type_name in ("int", int):
         return int(raw)
     if type_name in ("Path", Path):

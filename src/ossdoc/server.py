@@ -27,7 +27,7 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            store = ObjectStore(await LocalStorage.open(settings.data / "objects"))
+            store = ObjectStore(await LocalStorage.open(settings.data / "objects", settings.fsync))
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             backend = await asyncio.to_thread(create_backend, settings, settings.data)

@@ -21,8 +21,9 @@ INLINE_BYTES = 64 * 1024
 class BlobWriter:
     """Writes one blob to a temporary file; ``finish`` fsyncs it and renames it into place."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, fsync: bool = True) -> None:
         self.tmp_path = tmp_path
+        self.fsync = fsync
         self.fd: int | None = None
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.crc = 0
@@ -43,7 +44,8 @@ class BlobWriter:
     def finish(self, data: bytes | bytearray, final_path: Path) -> None:
         self.write(data)
         assert self.fd is not None
-        os.fsync(self.fd)
+        if self.fsync:
+            os.fsync(self.fd)
         os.close(self.fd)
         self.fd = None
         try:
@@ -60,10 +62,15 @@ class BlobWriter:
 
 
 async def write_blob(
-    body: AsyncIterable[bytes], tmp_path: Path, final_path: Path, blob_id: str, limit: int | None
+    body: AsyncIterable[bytes],
+    tmp_path: Path,
+    final_path: Path,
+    blob_id: str,
+    limit: int | None,
+    fsync: bool = True,
 ) -> StagedBlob:
     """Stream ``body`` into a durable file, keeping at most two flush buffers in memory."""
-    writer = BlobWriter(tmp_path)
+    writer = BlobWriter(tmp_path, fsync)
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[None] | None = None
     buffer = bytearray()
@@ -82,10 +89,8 @@ async def write_blob(
         if pending is not None:
             await pending
             pending = None
-        if writer.fd is None and len(buffer) <= INLINE_BYTES:
-            writer.finish(buffer, final_path)
-        else:
-            await loop.run_in_executor(None, writer.finish, buffer, final_path)
+        # Always off the loop: fsync takes about a millisecond even for a few bytes.
+        await loop.run_in_executor(None, writer.finish, buffer, final_path)
     except BaseException:
         if pending is not None:
             await asyncio.wait([pending])

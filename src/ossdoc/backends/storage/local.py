@@ -47,20 +47,21 @@ from ossdoc.backends.storage.files import BlobReader, write_blob
 
 
 class LocalStorage:
-    def __init__(self, root: Path, db: sqlite3.Connection) -> None:
+    def __init__(self, root: Path, db: sqlite3.Connection, fsync: bool = True) -> None:
         self.root = root
         self.db = db
+        self.fsync = fsync
 
     @classmethod
-    async def open(cls, root: Path) -> LocalStorage:
-        return await asyncio.to_thread(cls.open_sync, root)
+    async def open(cls, root: Path, fsync: bool = True) -> LocalStorage:
+        return await asyncio.to_thread(cls.open_sync, root, fsync)
 
     @classmethod
-    def open_sync(cls, root: Path) -> LocalStorage:
+    def open_sync(cls, root: Path, fsync: bool = True) -> LocalStorage:
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / "tmp", ignore_errors=True)
         (root / "tmp").mkdir()
-        storage = cls(root, sql.connect(root / "meta.sqlite3"))
+        storage = cls(root, sql.connect(root / "meta.sqlite3"), fsync)
         storage.sweep()
         return storage
 
@@ -127,7 +128,9 @@ class LocalStorage:
     # Blobs
     async def stage(self, body: AsyncIterable[bytes], *, limit: int | None = None) -> StagedBlob:
         blob_id = new_id()
-        return await write_blob(body, self.root / "tmp" / blob_id, self.blob_path(blob_id), blob_id, limit)
+        return await write_blob(
+            body, self.root / "tmp" / blob_id, self.blob_path(blob_id), blob_id, limit, self.fsync
+        )
 
     async def discard(self, blob: StagedBlob) -> None:
         self._unlink({blob.blob_id})

@@ -8,13 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
 from ossdoc import __version__
-from ossdoc.config import Settings
+from ossdoc.config import Settings, coerce
 from ossdoc.keys import KEYS_FILE
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         if f.name in ("access_key_id", "access_key_secret", "openai_api_key"):
             continue  # secrets only from the environment, never from argv (visible in ps)
         flag = "--" + f.name.replace("_", "-")
-        kind = int if f.type in ("int", int) else Path if f.type in ("Path", Path) else str
+        kind = partial(coerce, f.type)
         parser.add_argument(
             flag, dest=f.name, type=kind, default=None, help=_HELP.get(f.name, f"OSSDOC_{f.name.upper()}")
         )

@@ -138,7 +138,9 @@ def test_upload_part_copy(bucket: oss2.Bucket) -> None:
     source = os.urandom(300 * 1024)
     bucket.put_object("copy-src", source)
     upload_id = bucket.init_multipart_upload("copy-dst").upload_id
-    r1 = bucket.upload_part_copy(bucket.bucket_name, "copy-src", (0, 200 * 1024 - 1), "copy-dst", upload_id, 1)
+    r1 = bucket.upload_part_copy(
+        bucket.bucket_name, "copy-src", (0, 200 * 1024 - 1), "copy-dst", upload_id, 1
+    )
     r2 = bucket.upload_part_copy(
         bucket.bucket_name, "copy-src", (200 * 1024, len(source) - 1), "copy-dst", upload_id, 2
     )

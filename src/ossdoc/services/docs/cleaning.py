@@ -1,0 +1,140 @@
+"""Removing what small models wrap around a result, without breaking streaming.
+
+Models often answer ``Here is the translation:\\n\\n"…"`` or fence the result in ```` ``` ````, or echo
+the ``<text>`` tags of the prompt. The cleaner drops, at the start, such wrappers and a preamble (a
+first line opening with a lead word like "Here"/"以下"/an operation's label and reaching a colon),
+and at the end the matching closers and whitespace.
+
+Streamed events carry the cumulative text and each must be a prefix of the next, so ``feed``
+returns only text that cannot change any more: nothing until the start is decided (the text can no
+longer turn into a wrapper or a preamble), and never a trailing part that could still be the
+beginning of a closer or whitespace to strip. ``finish`` then removes a subset of what ``feed``
+held back, so the final text extends every streamed one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+LEADS = (
+    "here", "sure", "certainly", "of course", "okay", "below", "voici",
+    "以下", "下面", "这是", "这里是", "好的", "当然",
+)  # fmt: skip
+# A lead word may open a sentence that reaches a colon ("Here is the French translation:"); an
+# operation's label ("Translation", "译文") must be followed by its colon within a few characters.
+LEAD_WIDTH, LABEL_WIDTH = 100, 16
+QUOTES = {'"': '"', "“": "”", "「": "」", "『": "』"}
+TAG, TAG_END, FENCE = "<text>", "</text>", "```"
+# Trailing pieces held back while streaming: whitespace and any start of one of these.
+HELD = (FENCE, TAG_END, *QUOTES.values())
+
+
+def _pattern(words: Iterable[str], width: int) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) + (r"\b" if w[-1].isascii() else "") for w in words)
+    return re.compile(rf"(?:{alternatives})[^\n:：]{{0,{width}}}[:：]", re.IGNORECASE)
+
+
+class Cleaner:
+    def __init__(self, source: str, labels: Iterable[str] = ()) -> None:
+        labels = tuple(w.lower() for w in labels)
+        self._patterns = [_pattern(LEADS, LEAD_WIDTH)] + ([_pattern(labels, LABEL_WIDTH)] if labels else [])
+        self._words = [(w, LEAD_WIDTH) for w in LEADS] + [(w, LABEL_WIDTH) for w in labels]
+        source = source.lstrip()
+        # A source that itself opens with "Label: ..." keeps its label in the result.
+        self._preambles = self._preamble_end(source) == 0
+        self._source_quote = source[:1]
+        self._head: tuple[int, tuple[str, ...]] | None = None
+
+    def feed(self, raw: str) -> str:
+        """The cleaned text of ``raw`` (everything generated so far) that is final already."""
+        if self._head is None:
+            self._head = self._decide_head(raw, final=False)
+            if self._head is None:
+                return ""
+        return _hold_back(raw[self._head[0] :])
+
+    def finish(self, raw: str) -> str:
+        """The cleaned text of the complete output."""
+        head = self._head or self._decide_head(raw, final=True)
+        assert head is not None
+        start, closers = head
+        text = raw[start:].rstrip()
+        for closer in (*reversed(closers), TAG_END):
+            if text.endswith(closer):
+                text = text[: -len(closer)].rstrip()
+        return text
+
+    def _decide_head(self, raw: str, final: bool) -> tuple[int, tuple[str, ...]] | None:
+        """Where the result starts and the closers it should end with; None = not known yet."""
+        pos = 0
+        closers: list[str] = []
+        for _ in range(5):
+            rest = raw[pos:].lstrip()
+            pos = len(raw) - len(rest)
+            if not rest:
+                return (pos, tuple(closers)) if final else None
+            step = self._wrapper(rest, closers, final)
+            if step is None:
+                return None
+            if not step:
+                step = self._preamble(rest, final)
+                if step is None:
+                    return None
+            if not step:
+                break
+            pos += step
+        return pos, tuple(closers)
+
+    def _wrapper(self, rest: str, closers: list[str], final: bool) -> int | None:
+        if rest.startswith(FENCE):
+            newline = rest.find("\n")
+            if newline < 0:
+                return len(rest) if final else None
+            closers.append(FENCE)
+            return newline + 1
+        if rest.startswith(TAG):
+            closers.append(TAG_END)
+            return len(TAG)
+        if rest[0] in QUOTES and rest[0] != self._source_quote and not closers.count(QUOTES[rest[0]]):
+            closers.append(QUOTES[rest[0]])
+            return 1
+        if not final and (FENCE.startswith(rest) or TAG.startswith(rest)):
+            return None
+        return 0
+
+    def _preamble(self, rest: str, final: bool) -> int | None:
+        if not self._preambles:
+            return 0
+        end = self._preamble_end(rest)
+        if end or final:
+            return end
+        lowered = rest.lower()
+        for word, width in self._words:
+            if word.startswith(lowered):
+                return None  # "He" may become "Here is…"
+            if lowered.startswith(word) and "\n" not in rest and len(rest) <= len(word) + width:
+                return None  # the colon may still come
+        return 0
+
+    def _preamble_end(self, text: str) -> int:
+        for pattern in self._patterns:
+            match = pattern.match(text)
+            if match:
+                return match.end()
+        return 0
+
+
+def _hold_back(text: str) -> str:
+    while True:
+        kept = text.rstrip()
+        for piece in HELD:
+            for size in range(len(piece), 0, -1):
+                if kept.endswith(piece[:size]):
+                    kept = kept[:-size]
+                    break
+            else:
+                continue
+            break
+        if kept == text:
+            return kept
+        text = kept

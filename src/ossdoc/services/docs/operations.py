@@ -1,0 +1,179 @@
+"""The six document operations of OSS intelligent document processing.
+
+Prompts are written for small instruction models (Qwen2.5 0.5B is the default): a short system
+prompt saying what to do and that only the result is wanted, the text between ``<text>`` tags, and
+the instruction repeated AFTER the text, where a small model still attends to it. ``</text>`` is a
+stop string, and the cleaner removes the tags if a model echoes them. Tune a prompt by editing its
+template here; ``benchmarks/`` measures the effect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ossdoc.backends.llm.base import Message, Sampling
+from ossdoc.services.docs.language import TARGETS, detect, length_hint
+from ossdoc.services.docs.registry import Args, Operation, Parameter, Registry
+
+ONLY = "Output only the {result}, with no introduction, notes or explanations."
+STOP = ("</text>",)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A system prompt and a user message; ``{text}`` is the document, other fields are named by
+    the operation (``{language}``, ``{tone}``, ``{length}``...)."""
+
+    system: str
+    user: str
+
+    def messages(self, text: str, **fields: str) -> list[Message]:
+        return [
+            Message("system", self.system.format(**fields)),
+            Message("user", self.user.format(text=text, **fields)),
+        ]
+
+
+def _text_then(instruction: str) -> str:
+    return "<text>\n{text}\n</text>\n\n" + instruction
+
+
+# doc/translate --------------------------------------------------------------------------------
+TRANSLATE = Prompt(
+    system="You are a professional translator. Translate the user's text into {language}, keeping its "
+    "meaning, tone and layout. " + ONLY.format(result="translation"),
+    user=_text_then("Translate the text above into {language}. " + ONLY.format(result="translation")),
+)
+# Per target language overrides of TRANSLATE, e.g. instructions written in the target language.
+TRANSLATE_BY_LANGUAGE: dict[str, Prompt] = {}
+
+
+def translate(text: str, args: Args) -> list[Message]:
+    code = args.text("language")
+    return TRANSLATE_BY_LANGUAGE.get(code, TRANSLATE).messages(text, language=TARGETS[code])
+
+
+# doc/polish -----------------------------------------------------------------------------------
+POLISH = Prompt(
+    system="You are an expert editor. Polish the user's text: correct mistakes and make it clearer, more "
+    "elegant and easier to read, keeping its meaning and layout. Write in {language}. "
+    + ONLY.format(result="polished text"),
+    user=_text_then("Polish the text above. Write in {language}. " + ONLY.format(result="polished text")),
+)
+
+
+def polish(text: str, args: Args) -> list[Message]:
+    return POLISH.messages(text, language=detect(text))
+
+
+# doc/summarize --------------------------------------------------------------------------------
+SUMMARIZE = Prompt(
+    system="You write summaries. Summarize the key points of the user's text in {length}, in {language}. "
+    + ONLY.format(result="summary"),
+    user=_text_then("Summarize the text above in {length}, in {language}. " + ONLY.format(result="summary")),
+)
+
+
+def summarize(text: str, args: Args) -> list[Message]:
+    return SUMMARIZE.messages(text, language=detect(text), length=length_hint(text, 0.15, 20, 300))
+
+
+# doc/continue ---------------------------------------------------------------------------------
+CONTINUE = Prompt(
+    system="You are a writing assistant. Continue the user's text: write what comes next, coherent with "
+    "it and in the same style. Do not repeat the text. Write in {language}. "
+    + ONLY.format(result="continuation"),
+    user=_text_then("Continue the text above. Write in {language}. " + ONLY.format(result="continuation")),
+)
+CONTINUE_AGAIN = "Continue from where you stopped. Do not repeat anything. Write in {language}."
+
+
+def continue_(text: str, args: Args) -> list[Message]:
+    language = detect(text)
+    messages = CONTINUE.messages(text, language=language)
+    # Earlier generations are the model's own previous turns, each followed by a request for more.
+    for earlier in args.texts("history"):
+        messages.append(Message("assistant", earlier))
+        messages.append(Message("user", CONTINUE_AGAIN.format(language=language)))
+    return messages
+
+
+# doc/enrich -----------------------------------------------------------------------------------
+ENRICH = Prompt(
+    system="You are a writing assistant. Expand and enrich the user's text with relevant details, "
+    "examples and explanations so that it reads fuller, fluent and complete, keeping its meaning and "
+    "style. Write in {language}. " + ONLY.format(result="enriched text"),
+    user=_text_then(
+        "Expand and enrich the text above. Write in {language}. " + ONLY.format(result="enriched text")
+    ),
+)
+
+
+def enrich(text: str, args: Args) -> list[Message]:
+    return ENRICH.messages(text, language=detect(text))
+
+
+# doc/rephrase ---------------------------------------------------------------------------------
+TONES = {
+    "professional": "more professional: formal, precise and polished",
+    "relaxed": "more relaxed: casual, light and easygoing",
+    "straightforward": "more straightforward: plain, simple and direct",
+    "confident": "more confident: assertive and sure, without hedging",
+    "friendly": "friendlier: warm, kind and approachable",
+}
+REPHRASE = Prompt(
+    system="You are a writing assistant. Rewrite the user's text so that its tone is {tone}. Keep its "
+    "meaning. Write in {language}. " + ONLY.format(result="rewritten text"),
+    user=_text_then(
+        "Rewrite the text above so that its tone is {tone}. Write in {language}. "
+        + ONLY.format(result="rewritten text")
+    ),
+)
+
+
+def rephrase(text: str, args: Args) -> list[Message]:
+    return REPHRASE.messages(text, language=detect(text), tone=TONES[args.text("tone")])
+
+
+OPERATIONS = Registry(
+    [
+        Operation(
+            "doc/translate",
+            translate,
+            (Parameter("language", required=True, choices=tuple(TARGETS)),),
+            Sampling(temperature=0.1, stop=STOP),
+            labels=("translation", "translated text", "译文", "翻译", "traduction", "翻訳", "訳文"),
+        ),
+        Operation(
+            "doc/polish",
+            polish,
+            sampling=Sampling(temperature=0.3, stop=STOP),
+            labels=("polished text", "polished version", "revised text", "润色后", "润色"),
+        ),
+        Operation(
+            "doc/summarize",
+            summarize,
+            sampling=Sampling(temperature=0.2, stop=STOP),
+            labels=("summary", "摘要", "总结", "概要", "résumé", "要約"),
+        ),
+        Operation(
+            "doc/continue",
+            continue_,
+            (Parameter("history", kind="history"),),
+            Sampling(temperature=0.8, top_p=0.95, stop=STOP),
+            labels=("continuation", "续写", "続き"),
+        ),
+        Operation(
+            "doc/enrich",
+            enrich,
+            sampling=Sampling(temperature=0.7, stop=STOP),
+            labels=("enriched text", "expanded text", "扩写", "丰富后"),
+        ),
+        Operation(
+            "doc/rephrase",
+            rephrase,
+            (Parameter("tone", required=True, choices=tuple(TONES)),),
+            Sampling(temperature=0.5, stop=STOP),
+            labels=("rewritten text", "rephrased text", "改写后", "改写"),
+        ),
+    ]
+)

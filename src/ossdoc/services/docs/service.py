@@ -1,0 +1,195 @@
+"""The document service: requests wait in one bounded queue in front of the model, JSON and SSE
+alike, and each generation streams cleaned, cumulative text.
+
+Admission is decided before a reply starts, so a full queue is an ordinary ``503 SlowDown``: a
+request takes a place when it is admitted (``start``) and gives it back when its generation is
+closed. Of the admitted requests ``slots`` run at once (one: a local model has one context), the
+others wait, at most ``queue_size`` of them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, replace
+
+from ossdoc import errors
+from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
+from ossdoc.backends.llm.errors import LLMError
+from ossdoc.config import Settings
+from ossdoc.services.docs import params
+from ossdoc.services.docs.cleaning import Cleaner
+from ossdoc.services.docs.operations import OPERATIONS
+from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
+
+log = logging.getLogger("ossdoc.docs")
+MIN_OUTPUT_TOKENS = 64
+MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
+
+
+@dataclass(frozen=True)
+class Progress:
+    text: str  # everything generated so far, cleaned; each Progress extends the previous one
+    finish_reason: str | None  # None while generating, then "stop" or "length"
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class Job:
+    operation: Operation
+    content: str
+    messages: list[Message]
+    sampling: Sampling
+
+
+class _Ticket:
+    """A place in the queue, given back exactly once."""
+
+    def __init__(self, service: DocumentService) -> None:
+        self._service: DocumentService | None = service
+
+    def release(self) -> None:
+        if self._service is not None:
+            self._service._admitted -= 1
+            self._service = None
+
+
+class Generation:
+    """An admitted request: iterate it for Progress; ``aclose()`` cancels the generation (closing the
+    backend's stream) and frees its place, also when it was never iterated."""
+
+    def __init__(self, steps: AsyncGenerator[Progress, None], ticket: _Ticket) -> None:
+        self._steps = steps
+        self._ticket = ticket
+
+    def __aiter__(self) -> AsyncIterator[Progress]:
+        return self
+
+    async def __anext__(self) -> Progress:
+        return await self._steps.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._steps.aclose()
+        finally:
+            self._ticket.release()
+
+
+class DocumentService:
+    def __init__(
+        self, backend: LLMBackend, settings: Settings, operations: Registry = OPERATIONS, slots: int = 1
+    ) -> None:
+        self.backend = backend
+        self.operations = operations
+        self.limits = Limits(settings.max_content_bytes, 4 * settings.max_content_bytes)
+        self.max_output_tokens = settings.max_output_tokens
+        self.queue_size = settings.queue_size
+        self.slots = slots
+        self._slot = asyncio.Semaphore(slots)
+        self._admitted = 0
+        self._seconds = 5.0  # moving average of a generation's duration, for Retry-After
+
+    @property
+    def body_limit(self) -> int:
+        """Largest request body worth reading: Base64 content and history, even fully
+        percent-encoded, and the other parameters."""
+        return 3 * (4 * (self.limits.content_bytes + self.limits.history_bytes) // 3) + 4096
+
+    def parse(self, body: bytes) -> DocRequest:
+        return self.operations.resolve(params.split(params.form_value(body)), self.limits)
+
+    async def start(self, operation: Operation, content: str, args: Args) -> Generation:
+        """Build the prompt, check it fits the model's context, take a place in the queue."""
+        messages = operation.prompt(content, args)
+        prompt_tokens = await self._count(messages)
+        room = self.backend.info.context_size - prompt_tokens
+        if room < MIN_OUTPUT_TOKENS:
+            raise errors.InvalidArgument(
+                f"The text is too long for the model: its prompt takes {prompt_tokens} tokens of a "
+                f"{self.backend.info.context_size}-token context.",
+                ArgumentName="content",
+            )
+        sampling = replace(operation.sampling, max_tokens=min(self.max_output_tokens, room))
+        ticket = self._admit(operation)
+        return Generation(self._run(Job(operation, content, messages, sampling), ticket), ticket)
+
+    def _admit(self, operation: Operation) -> _Ticket:
+        if self._admitted >= self.slots + self.queue_size:
+            waiting = self._admitted - self.slots
+            log.warning("%s refused: %d waiting, queue size %d", operation.name, waiting, self.queue_size)
+            err = errors.SlowDown("Too many document processing requests are waiting; retry later.")
+            err.headers["Retry-After"] = str(self._retry_after())
+            raise err
+        self._admitted += 1
+        log.info("%s admitted: %d in the queue (%d slot(s))", operation.name, self._admitted, self.slots)
+        return _Ticket(self)
+
+    def _retry_after(self) -> int:
+        return max(1, min(300, math.ceil(self._seconds * (self._admitted - self.slots + 1) / self.slots)))
+
+    async def _count(self, messages: list[Message]) -> int:
+        try:
+            counts = [await self.backend.count_tokens(m.content) for m in messages]
+        except LLMError as exc:
+            log.error("counting tokens failed: %s", exc)
+            raise errors.ServiceUnavailable(f"The model backend is unavailable: {exc}") from exc
+        except Exception as exc:
+            log.exception("counting tokens failed")
+            raise errors.InternalError("The model backend failed.") from exc
+        return sum(counts) + MESSAGE_OVERHEAD * (len(messages) + 1)
+
+    async def _run(self, job: Job, ticket: _Ticket) -> AsyncGenerator[Progress, None]:
+        name, cleaner = job.operation.name, Cleaner(job.content, job.operation.labels)
+        raw, sent, reason, tokens, done = "", "", "stop", (0, 0), False
+        try:
+            async with self._slot:
+                started = time.monotonic()
+                chunks = self.backend.generate(job.messages, job.sampling)
+                try:
+                    async for chunk in chunks:
+                        raw += chunk.text
+                        tokens = (chunk.input_tokens, chunk.output_tokens)
+                        if chunk.finish_reason is not None:
+                            # Not a break: the backend's stream ends by itself after its last chunk
+                            # (closing it early would count as a cancellation).
+                            reason = chunk.finish_reason
+                            continue
+                        text = cleaner.feed(raw)
+                        if text != sent and text.startswith(sent):
+                            sent = text
+                            yield Progress(text, None, *tokens)
+                finally:
+                    # Closing the backend's stream is what stops the model (LLMBackend.generate).
+                    await _close(chunks)
+                self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
+            # The slot is free again before the last step is handed out.
+            ticket.release()
+            text = cleaner.finish(raw)
+            if not text.startswith(sent):
+                log.warning("%s: final text does not extend the streamed text", name)
+            log.info("%s done: %d+%d tokens, %s", name, *tokens, reason)
+            done = True
+            yield Progress(text, reason, *tokens)
+        except (GeneratorExit, asyncio.CancelledError):
+            if not done:
+                log.info("%s cancelled after %d output tokens", name, tokens[1])
+            raise
+        except errors.OSSError:
+            raise
+        except LLMError as exc:
+            log.error("%s: the model backend failed: %s", name, exc)
+            raise errors.ServiceUnavailable(f"The model backend is unavailable: {exc}") from exc
+        except Exception as exc:
+            log.exception("%s failed in the model backend", name)
+            raise errors.InternalError("Document processing failed in the model backend.") from exc
+        finally:
+            ticket.release()
+
+
+async def _close(chunks: AsyncIterator[Chunk]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,88 @@
+"""``POST /<key>?x-oss-process``: intelligent document processing (doc/translate, doc/summarize...).
+
+As in OSS, the object key is only a placeholder: the text comes in the ``content`` parameter, so the
+object need not exist, but the bucket must. The reply is one JSON document, or server-sent events
+with ``format_event-stream``."""
+
+from __future__ import annotations
+
+import gzip
+
+from starlette.responses import Response
+
+from ossdoc import errors
+from ossdoc.services.docs import DocumentService, Generation, Progress
+from ossdoc.wire import sse
+from ossdoc.wire.cancellation import with_cancellation
+from ossdoc.wire.context import Context
+from ossdoc.wire.routes.common import check_md5, content_md5
+from ossdoc.wire.routing import Router
+
+router = Router()
+JSON_TYPE = "application/json;charset=UTF-8"
+
+
+@router.route("POST", "object", "x-oss-process")
+async def process_object(ctx: Context) -> Response:
+    docs = _service(ctx)
+    await ctx.state.store.bucket(ctx.require_bucket())
+    expected_md5 = content_md5(ctx)
+    body = await ctx.body(docs.body_limit)
+    check_md5(expected_md5, body)
+    request = docs.parse(body)
+    if request.content is None:
+        # TODO(later issue): without content, process the stored object.
+        raise errors.InvalidArgument("content is required.", ArgumentName="content")
+    # Admission (or 503 SlowDown) happens here, before any reply is started.
+    generation = await docs.start(request.operation, request.content, request.args)
+    if request.stream:
+        return sse.EventStreamResponse(sse.EventStream(generation, ctx.request_id))
+    try:
+        result = await with_cancellation(ctx.request.receive, _result(generation))
+    finally:
+        await generation.aclose()  # also when _result never ran (the client left at once)
+    return _json_reply(ctx, result)
+
+
+@router.route("GET", "object", "x-oss-process")
+@router.route("HEAD", "object", "x-oss-process")
+@router.route("PUT", "object", "x-oss-process")
+@router.route("DELETE", "object", "x-oss-process")
+async def process_with_other_method(ctx: Context) -> Response:
+    # In OSS a GET with x-oss-process is image/video processing, which ossdoc does not implement.
+    if ctx.query.get("x-oss-process", "").startswith("doc/"):
+        raise errors.MethodNotAllowed("Document processing requests must use POST.")
+    raise errors.NotImplementedError_("ossdoc implements only document processing (doc/*, by POST).")
+
+
+def _service(ctx: Context) -> DocumentService:
+    docs: DocumentService | None = ctx.state.docs
+    if docs is None:
+        raise errors.ServiceUnavailable("Document processing is not available: no model is loaded.")
+    return docs
+
+
+async def _result(generation: Generation) -> Progress:
+    last: Progress | None = None
+    async for progress in generation:
+        last = progress
+    assert last is not None and last.finish_reason is not None
+    return last
+
+
+def _json_reply(ctx: Context, result: Progress) -> Response:
+    body = sse.dumps(sse.payload(result, ctx.request_id, id_key="RequestID")).encode()
+    headers = {"Content-Type": JSON_TYPE, "Vary": "Accept-Encoding"}
+    if accepts_gzip(ctx.headers.get("accept-encoding", "")):
+        body = gzip.compress(body, compresslevel=6)
+        headers["Content-Encoding"] = "gzip"
+    headers["x-oss-server-time"] = str(ctx.elapsed_ms())
+    return Response(body, headers=headers)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    for item in accept_encoding.split(","):
+        coding, *options = (part.strip().lower() for part in item.split(";"))
+        if coding == "gzip":
+            return not any(o.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for o in options)
+    return False

@@ -8,6 +8,7 @@ shareable) is released only once the worker has really stopped."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from ossdoc.backends.llm.base import Chunk, Message, ModelInfo, Sampling
 from ossdoc.backends.llm.errors import LLMError
 
+log = logging.getLogger("ossdoc.llm")
 _DONE = object()
 
 
@@ -119,6 +121,9 @@ class LocalLlama:
             ):
                 if cancel.is_set():
                     self.tokens_after_cancel += 1  # computed before the flag was seen; dropped
+                    log.info(
+                        "generation cancelled: 1 token computed after the cancel, %d before", len(produced)
+                    )
                     break
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     reason = "stop"

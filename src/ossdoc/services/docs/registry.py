@@ -73,6 +73,8 @@ class Operation:
     # Words a model may open its reply with before the result ("Translation:", "译文：");
     # the cleaner drops such a label (see cleaning.py).
     labels: tuple[str, ...] = ()
+    # Cap on output tokens relative to the content's tokens (a summary must be shorter).
+    output_ratio: float | None = None
 
 
 # Parameters every operation takes. ``content`` is optional here: without it a later version

@@ -112,7 +112,11 @@ class DocumentService:
                 f"{self.backend.info.context_size}-token context.",
                 ArgumentName="content",
             )
-        sampling = replace(operation.sampling, max_tokens=min(self.max_output_tokens, room))
+        budget = min(self.max_output_tokens, room)
+        if operation.output_ratio is not None:
+            content_tokens = await self.backend.count_tokens(content)
+            budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
+        sampling = replace(operation.sampling, max_tokens=budget)
         ticket = self._admit(operation)
         return Generation(self._run(Job(operation, content, messages, sampling), ticket), ticket)
 

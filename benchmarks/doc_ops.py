@@ -90,10 +90,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_per_event(workdir: Path) -> tuple[float, int]:
-    """Server CPU per SSE event with the fake backend (no model cost), 3000-token reply."""
-    with running(workdir / "fake", llm="fake", max_output_tokens="4000") as server:
+    """Server CPU per SSE event with the fake backend (no model cost): 400 tokens paced at 20 ms, so
+    the 50 ms coalescing sends an event every two or three tokens, as with a real model."""
+    with running(workdir / "fake", llm="fake", fake_token_delay_ms="20") as server:
         bucket = make_bucket(server)
-        text = " ".join(f"w{n}" for n in range(3000))
+        text = " ".join(f"word{n}" for n in range(400))
         content = base64.urlsafe_b64encode(text.encode()).decode()
         resource = f"/{bucket}/cpu.txt?x-oss-process"
         before = cpu_seconds(server.process.pid)

@@ -21,12 +21,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import oss2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from doc_http import signed_headers  # noqa: E402
+from doc_http import post  # noqa: E402
 from ossdoc_server import RunningServer, running  # noqa: E402
 
 QUALITY = ROOT.parent / "shared" / "quality"
@@ -37,13 +36,7 @@ def process(server: RunningServer, bucket: str, case: dict[str, object]) -> str:
     params = case["params"]
     assert isinstance(params, dict)
     action = f"doc/{case['op']}" + "".join(f",{k}_{v}" for k, v in params.items())
-    resource = f"/{bucket}/quality.txt?x-oss-process"
-    reply = httpx.post(
-        f"{server.endpoint}{resource}",
-        content=f"x-oss-process={action},content_{content}",
-        headers=signed_headers(server, "POST", resource),
-        timeout=600,
-    )
+    reply = post(server, bucket, f"x-oss-process={action},content_{content}", key="quality.txt", timeout=600)
     if reply.status_code != 200:
         return ""
     text: str = reply.json()["Output"]["Text"]

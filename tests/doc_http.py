@@ -48,6 +48,7 @@ def post(
     method: str = "POST",
     query: str = "x-oss-process",
     signed: bool = True,
+    timeout: float = 60,
 ) -> httpx.Response:
     """One request to ``/<bucket>/<key>?<query>``, signed unless ``signed`` is false."""
     if signed:
@@ -55,7 +56,7 @@ def post(
     else:
         all_headers = {"Content-Type": client.FORM_TYPE, **(headers or {})}
     url = f"{server.endpoint}/{bucket}/{key}?{query}"
-    return httpx.request(method, url, content=body.encode(), headers=all_headers, timeout=60)
+    return httpx.request(method, url, content=body.encode(), headers=all_headers, timeout=timeout)
 
 
 def error_code(reply: httpx.Response) -> str:

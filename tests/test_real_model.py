@@ -13,7 +13,7 @@ import httpx
 import oss2
 import pytest
 
-from doc_http import make_bucket, signed_headers
+from doc_http import make_bucket, post, signed_headers
 from ossdoc_server import RunningServer, running
 
 pytestmark = pytest.mark.model
@@ -56,13 +56,7 @@ def qwen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServ
 def process(qwen: tuple[RunningServer, oss2.Bucket], process: str) -> str:
     """JSON mode over raw HTTP: oss2's ProcessObjectResult keeps only bucket/object fields."""
     server, bucket = qwen
-    resource = f"/{bucket.bucket_name}/doc.txt?x-oss-process"
-    reply = httpx.post(
-        f"{server.endpoint}{resource}",
-        content=f"x-oss-process={process}",
-        headers=signed_headers(server, "POST", resource),
-        timeout=120,
-    )
+    reply = post(server, bucket.bucket_name, f"x-oss-process={process}", key="doc.txt", timeout=120)
     assert reply.status_code == 200, reply.text
     text: str = json.loads(reply.content)["Output"]["Text"]
     return text

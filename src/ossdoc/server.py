@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -44,22 +45,18 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
 
 
 def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
-    log.warning(
-        "ossdoc listening on http://%s:%d (data in %s, region %s, access key id %s)",
-        settings.host,
-        settings.port,
-        settings.data.resolve(),
-        settings.region,
-        keys.keys[0].id,
-    )
+    """What an operator needs at start, on stderr whatever the log level."""
+    lines = [
+        f"ossdoc listening on http://{settings.host}:{settings.port} (data in {settings.data.resolve()}, "
+        f"region {settings.region}, access key id {keys.keys[0].id}, model backend {settings.llm})"
+    ]
     if generated is not None:
-        # Printed once: the secret is kept only in the keys file (mode 0600).
-        log.warning(
-            "generated a new access key pair, stored in %s:\n  AccessKeyId:     %s\n  AccessKeySecret: %s",
-            settings.data / "keys.json",
-            generated.id,
-            generated.secret,
+        # Shown this once: afterwards the secret is only in the keys file (mode 0600).
+        lines.append(
+            f"generated a new access key pair, stored in {settings.data / 'keys.json'}:\n"
+            f"  AccessKeyId:     {generated.id}\n  AccessKeySecret: {generated.secret}"
         )
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def serve(settings: Settings) -> None:

@@ -42,20 +42,9 @@ EntityTooSmall = define(
     "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size."
 )
 InvalidDigest = define("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
-BadDigest = define("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
 InvalidPart = define("InvalidPart", 400, "One or more of the specified parts could not be found.")
 InvalidPartOrder = define("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
 MalformedXML = define("MalformedXML", 400, "The XML you provided was not well-formed.")
-InvalidEncryptionAlgorithmError = define(
-    "InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid."
-)
-InvalidTargetBucketForLogging = define("InvalidTargetBucketForLogging", 400, "Invalid target bucket.")
-TooManyBuckets = define("TooManyBuckets", 400, "You have attempted to create more buckets than allowed.")
-InvalidRequest = define("InvalidRequest", 400, "Invalid request.")
-MissingContentLength = define("MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
-InvalidEncodingType = define("InvalidArgument", 400, "The encoding-type value is invalid.")
-MetadataTooLarge = define("InvalidArgument", 400, "Your metadata headers exceed the maximum allowed size.")
-InvalidObjectState = define("InvalidObjectState", 403, "The operation is not valid for the object's state.")
 ObjectNotAppendable = define("ObjectNotAppendable", 409, "The object is not appendable.")
 PositionNotEqualToLength = define("PositionNotEqualToLength", 409, "Position is not equal to file length.")
 FileAlreadyExists = define("FileAlreadyExists", 409, "The object you specified already exists.")
@@ -81,8 +70,6 @@ NoSuchUpload = define(
     "The specified upload does not exist. The upload ID may be invalid, "
     "or the upload may have been aborted or completed.",
 )
-NoSuchTagSet = define("NoSuchTagSet", 404, "There is no tag set.")
-NoSuchTask = define("NoSuchTask", 404, "The specified task does not exist.")
 # 405, 409, 411, 412, 416
 MethodNotAllowed = define(
     "MethodNotAllowed", 405, "The specified method is not allowed against this resource."

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ossdoc import errors
 from ossdoc.backends.storage.base import Bucket, Check, ObjectMeta, ObjectRecord, StagedBlob, StorageBackend
+from ossdoc.backends.storage.blobs import check_position
 from ossdoc.services import listing
 from ossdoc.services.naming import check_bucket_name
 
@@ -122,13 +123,8 @@ class ObjectStore:
         md5: bytes | None = None,
         check: Check | None = None,
     ) -> ObjectRecord:
-        current = await self.backend.get_object(bucket, key)
-        if current is not None and current.object_type != "Appendable":
-            raise errors.ObjectNotAppendable()
-        if (current is not None and current.size != position) or (current is None and position != 0):
-            err = errors.PositionNotEqualToLength()
-            err.headers["x-oss-next-append-position"] = str(current.size if current else 0)
-            raise err
+        # Refuse a wrong position before receiving the body; the commit checks again atomically.
+        check_position(await self.backend.get_object(bucket, key), position)
         blob = await self.stage(bucket, body, MAX_APPEND_SIZE, md5)
         try:
             return await self.backend.append_object(

@@ -89,8 +89,11 @@ async def write_blob(
         if pending is not None:
             await pending
             pending = None
-        # Always off the loop: fsync takes about a millisecond even for a few bytes.
-        await loop.run_in_executor(None, writer.finish, buffer, final_path)
+        if not writer.fsync and writer.fd is None and len(buffer) <= INLINE_BYTES:
+            writer.finish(buffer, final_path)  # a few page-cache writes: cheaper than a thread hop
+        else:
+            # Off the loop: fsync takes about a millisecond even for a few bytes.
+            await loop.run_in_executor(None, writer.finish, buffer, final_path)
     except BaseException:
         if pending is not None:
             await asyncio.wait([pending])

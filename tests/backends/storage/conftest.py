@@ -8,10 +8,11 @@ import pytest
 from ossdoc.backends.storage import LocalStorage, MemoryStorage, StorageBackend
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "local-nofsync"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageBackend]:
-    store: StorageBackend = (
-        MemoryStorage() if request.param == "memory" else await LocalStorage.open(tmp_path)
-    )
+    if request.param == "memory":
+        store: StorageBackend = MemoryStorage()
+    else:
+        store = await LocalStorage.open(tmp_path, fsync=request.param == "local")
     yield store
     await store.close()

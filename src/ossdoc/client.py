@@ -6,8 +6,6 @@ needs neither oss2 nor the V2 SDK. Requests are path style: ``<endpoint>/<bucket
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -17,6 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from ossdoc.wire import auth_v1
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -44,12 +44,8 @@ def string_to_sign_v1(method: str, resource: str, headers: Mapping[str, str]) ->
 
 def sign_v1(credentials: Credentials, method: str, resource: str, headers: Mapping[str, str]) -> str:
     """The Authorization header value; ``resource`` is ``/<bucket>/<key>?<sub-resources>``."""
-    digest = hmac.new(
-        credentials.access_key_secret.encode(),
-        string_to_sign_v1(method, resource, headers).encode(),
-        hashlib.sha1,
-    ).digest()
-    return f"OSS {credentials.access_key_id}:{base64.b64encode(digest).decode()}"
+    signature = auth_v1.sign(credentials.access_key_secret, string_to_sign_v1(method, resource, headers))
+    return f"OSS {credentials.access_key_id}:{signature}"
 
 
 def process_string(action: str, content: str, params: Mapping[str, str], stream: bool) -> str:

@@ -64,9 +64,16 @@ def test_duplicate_parameter_names_it() -> None:
     assert info.value.details["ArgumentName"] == "language"
 
 
-def test_chained_processing_is_not_implemented() -> None:
+def test_saveas_is_the_one_chained_step() -> None:
+    parsed = split("doc/translate,language_en_US|sys/saveas,o_b3V0LnR4dA,b_YnVja2V0")
+    assert parsed.params == {"language": "en_US"}
+    assert parsed.save_as is not None
+    assert (parsed.save_as.key, parsed.save_as.bucket) == ("out.txt", "bucket")
+    assert split("doc/polish|sys/saveas,o_eA").save_as.bucket is None  # type: ignore[union-attr]
     with pytest.raises(errors.NotImplementedError_):
-        split("doc/translate,language_en_US|sys/saveas,o_eA")
+        split("doc/translate,language_en_US|image/resize,w_1")
+    with pytest.raises(errors.NotImplementedError_):
+        split("doc/polish|sys/saveas,o_eA|sys/saveas,o_eA")
 
 
 @pytest.mark.parametrize("pad", [True, False])

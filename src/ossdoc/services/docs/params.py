@@ -20,9 +20,18 @@ FIELD = "x-oss-process"
 
 
 @dataclass(frozen=True)
+class SaveAs:
+    """``|sys/saveas,o_<key>,b_<bucket>``: store the result as an object (bucket None: the same)."""
+
+    key: str
+    bucket: str | None
+
+
+@dataclass(frozen=True)
 class ProcessString:
     action: str
     params: dict[str, str]  # raw values, in request order
+    save_as: SaveAs | None = None
 
 
 def form_value(body: bytes) -> str:
@@ -51,9 +60,8 @@ def split(process: str) -> ProcessString:
 
     The FIRST underscore separates a key from its value (``format_event-stream``, and Base64 values
     may themselves contain ``_``); empty segments (a trailing comma) are ignored."""
-    process = process.strip()
-    if "|" in process:
-        raise errors.NotImplementedError_("ossdoc does not implement chained processing ('|').")
+    process, *chain = process.strip().split("|")
+    save_as = _save_as(chain)
     action, *segments = process.split(",")
     action = action.strip()
     if not action:
@@ -71,7 +79,26 @@ def split(process: str) -> ProcessString:
         if key in params:
             raise errors.InvalidArgument(f"The parameter {key} is given more than once.", ArgumentName=key)
         params[key] = value
-    return ProcessString(action, params)
+    return ProcessString(action, params, save_as)
+
+
+def _save_as(chain: list[str]) -> SaveAs | None:
+    """OSS's saveas step; any other chained step is not implemented."""
+    if not chain:
+        return None
+    step, *segments = chain[0].strip().split(",")
+    if len(chain) > 1 or step != "sys/saveas":
+        raise errors.NotImplementedError_("ossdoc chains only one step after '|': sys/saveas.")
+    fields = dict(segment.partition("_")[::2] for segment in segments if segment)
+    unknown = set(fields) - {"o", "b"}
+    if unknown or "o" not in fields:
+        raise errors.InvalidArgument(
+            "sys/saveas takes o_<URL-safe Base64 object key> and optionally b_<URL-safe Base64 bucket>.",
+            ArgumentName="sys/saveas",
+        )
+    key = base64_text("o", fields["o"], 1023)
+    bucket = base64_text("b", fields["b"], 63) if "b" in fields else None
+    return SaveAs(key, bucket)
 
 
 def base64_bytes(name: str, value: str, limit: int) -> bytes:

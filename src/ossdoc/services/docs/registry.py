@@ -89,6 +89,7 @@ class DocRequest:
     content: str | None
     stream: bool
     args: Args
+    save_as: params.SaveAs | None = None
 
 
 class Registry:
@@ -129,4 +130,9 @@ class Registry:
         content = values.pop("content", None)
         stream = values.pop("format", "json") == "event-stream"
         assert content is None or isinstance(content, str)
-        return DocRequest(op, content, stream, Args(values))
+        if stream and process.save_as is not None:
+            raise errors.InvalidArgument(
+                "sys/saveas answers once the result is stored: use it without format_event-stream.",
+                ArgumentName="format",
+            )
+        return DocRequest(op, content, stream, Args(values), process.save_as)

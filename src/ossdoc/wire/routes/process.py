@@ -7,12 +7,16 @@ with ``format_event-stream``."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import AsyncIterator
 
 from starlette.responses import Response
 
 from ossdoc import errors
+from ossdoc.backends.storage.base import ObjectMeta
 from ossdoc.services.docs import DocumentService, Generation, Progress
-from ossdoc.wire import sse
+from ossdoc.services.docs.params import SaveAs
+from ossdoc.services.naming import check_bucket_name
+from ossdoc.wire import addressing, sse
 from ossdoc.wire.cancellation import with_cancellation
 from ossdoc.wire.context import Context
 from ossdoc.wire.routes.common import check_md5, content_md5
@@ -41,7 +45,28 @@ async def process_object(ctx: Context) -> Response:
         result = await with_cancellation(ctx.request.receive, _result(generation))
     finally:
         await generation.aclose()  # also when _result never ran (the client left at once)
+    if request.save_as is not None:
+        return await _save(ctx, request.save_as, result)
     return _json_reply(ctx, result)
+
+
+async def _save(ctx: Context, save_as: SaveAs, result: Progress) -> Response:
+    """OSS's saveas: store the text as an object and answer as OSS does for a saved result (the
+    fields oss2's ProcessObjectResult reads), plus the text and usage."""
+    bucket = save_as.bucket or ctx.require_bucket()
+    check_bucket_name(bucket)
+    addressing.validate_key(save_as.key)
+    data = result.text.encode()
+    meta = ObjectMeta(content_type="text/plain;charset=utf-8")
+    await ctx.state.store.put(bucket, save_as.key, _once(data), meta)
+    reply = {"bucket": bucket, "fileSize": len(data), "object": save_as.key, "status": "OK"}
+    reply.update(sse.payload(result, ctx.request_id, id_key="RequestID"))
+    headers = {"Content-Type": JSON_TYPE, "x-oss-server-time": str(ctx.elapsed_ms())}
+    return Response(sse.dumps(reply).encode(), headers=headers)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 @router.route("GET", "object", "x-oss-process")

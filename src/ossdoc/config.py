@@ -42,6 +42,9 @@ class Settings:
     openai_api_key: str = ""
     openai_model: str = ""
     max_content_bytes: int = 19_500
+    # Largest stored object processed when a request has no content (the model's context is
+    # usually the tighter bound).
+    max_document_bytes: int = 1024 * 1024
     queue_size: int = 16
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"

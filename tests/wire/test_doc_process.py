@@ -209,7 +209,6 @@ def test_sse_exact_bytes_for_the_scripted_reply(server: RunningServer, bucket: s
         ("x-oss-process=" + process("doc/translate", TEXT), "InvalidArgument"),
         ("x-oss-process=doc/polish,content_!!!!", "InvalidArgument"),
         ("x-oss-process=" + process("doc/polish", "x" * 19_501), "InvalidArgument"),
-        ("x-oss-process=doc/polish", "InvalidArgument"),
         ("doc/polish", "InvalidArgument"),
         ("x-oss-process=" + process("doc/rephrase", TEXT, "tone_sarcastic"), "InvalidArgument"),
     ],

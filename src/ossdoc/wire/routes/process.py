@@ -1,8 +1,9 @@
 """``POST /<key>?x-oss-process``: intelligent document processing (doc/translate, doc/summarize...).
 
-As in OSS, the object key is only a placeholder: the text comes in the ``content`` parameter, so the
-object need not exist, but the bucket must. The reply is one JSON document, or server-sent events
-with ``format_event-stream``."""
+As in OSS, the text comes in the ``content`` parameter and the object key is only a placeholder (the
+object need not exist, the bucket must). Beyond OSS, a request without ``content`` processes the
+stored object itself. The reply is one JSON document, or server-sent events with
+``format_event-stream``; ``|sys/saveas`` stores the result as an object."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ossdoc import errors
 from ossdoc.backends.storage.base import ObjectMeta
 from ossdoc.services.docs import DocumentService, Generation, Progress
 from ossdoc.services.docs.params import SaveAs
+from ossdoc.services.docs.source import stored_text
 from ossdoc.services.naming import check_bucket_name
 from ossdoc.wire import addressing, sse
 from ossdoc.wire.cancellation import with_cancellation
@@ -34,11 +36,13 @@ async def process_object(ctx: Context) -> Response:
     body = await ctx.body(docs.body_limit)
     check_md5(expected_md5, body)
     request = docs.parse(body)
-    if request.content is None:
-        # TODO(later issue): without content, process the stored object.
-        raise errors.InvalidArgument("content is required.", ArgumentName="content")
+    content = request.content
+    if content is None:
+        # Beyond the cloud service: without content, the object in the path is the document.
+        limit = ctx.state.settings.max_document_bytes
+        content = await stored_text(ctx.state.store, ctx.require_bucket(), ctx.require_key(), limit)
     # Admission (or 503 SlowDown) happens here, before any reply is started.
-    generation = await docs.start(request.operation, request.content, request.args)
+    generation = await docs.start(request.operation, content, request.args)
     if request.stream:
         return sse.EventStreamResponse(sse.EventStream(generation, ctx.request_id))
     try:

@@ -1,0 +1,95 @@
+"""Processing the stored object itself when a request has no ``content`` (beyond the cloud service)."""
+
+from __future__ import annotations
+
+import codecs
+
+import oss2
+import pytest
+
+from doc_http import error_code, make_bucket, post
+from ossdoc.services.docs.source import html_text
+from ossdoc_server import RunningServer
+
+HTML = """<!doctype html><html><head><title>T</title><style>p {color: red}</style></head>
+<body><h1>Heading one</h1><script>var secret = 1;</script><p>First paragraph
+ spans lines.</p><ul><li>item a</li><li>item b</li></ul><noscript>no js</noscript>
+<p>Last &amp; <b>final</b>.</p></body></html>"""
+
+
+@pytest.fixture
+def bucket(server: RunningServer) -> oss2.Bucket:
+    auth = oss2.Auth(server.access_key_id, server.access_key_secret)
+    return oss2.Bucket(auth, server.endpoint, make_bucket(server))
+
+
+def text_of(server: RunningServer, bucket: oss2.Bucket, key: str) -> str:
+    reply = post(server, bucket.bucket_name, "x-oss-process=doc/polish", key=key)
+    assert reply.status_code == 200, reply.text
+    text: str = reply.json()["Output"]["Text"]
+    return text
+
+
+def test_html_text_keeps_reading_order_and_drops_code() -> None:
+    assert html_text(HTML) == "Heading one\nFirst paragraph spans lines.\nitem a\nitem b\nLast & final."
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "headers"),
+    [
+        ("notes.txt", "第一行\nsecond line".encode(), None),
+        ("readme.md", b"# Title\n\nSome *markdown*.", None),
+        ("table.csv", b"a,b\n1,2", None),
+        ("data.json", b'{"k": "value here"}', None),
+        ("utf16.txt", codecs.BOM_UTF16_LE + "utf sixteen".encode("utf-16-le"), None),
+        ("no-extension", b"plain words", None),
+        ("typed", b"typed as text", {"Content-Type": "text/plain; charset=utf-8"}),
+    ],
+)
+def test_text_objects(
+    server: RunningServer, bucket: oss2.Bucket, key: str, data: bytes, headers: dict[str, str] | None
+) -> None:
+    bucket.put_object(key, data, headers=headers)
+    expected = data.decode("utf-16") if data.startswith(codecs.BOM_UTF16_LE) else data.decode()
+    # The fake backend shouts the prompt back: the document's text must be in it.
+    assert expected.upper() in text_of(server, bucket, key)
+
+
+def test_html_object(server: RunningServer, bucket: oss2.Bucket) -> None:
+    bucket.put_object("page.html", HTML.encode())
+    text = text_of(server, bucket, "page.html")
+    assert "FIRST PARAGRAPH SPANS LINES." in text
+    assert "SECRET" not in text and "COLOR" not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "headers", "words"),
+    [
+        ("doc.pdf", b"%PDF-1.7\n...", None, "PDF"),
+        ("report.docx", b"PK\x03\x04rest", {"Content-Type": "application/octet-stream"}, "Office"),
+        ("blob", bytes(range(256)), None, "binary"),
+        ("latin1.txt", "café".encode("latin-1"), None, "not UTF-8"),
+        ("image.png", b"\x89PNG\r\n", {"Content-Type": "image/png"}, "image/png"),
+        ("empty.txt", b"", None, "empty"),
+        ("blank.txt", b"  \n\t ", None, "no text"),
+    ],
+)
+def test_unreadable_objects_get_clear_errors(
+    server: RunningServer,
+    bucket: oss2.Bucket,
+    key: str,
+    data: bytes,
+    headers: dict[str, str] | None,
+    words: str,
+) -> None:
+    bucket.put_object(key, data, headers=headers)
+    reply = post(server, bucket.bucket_name, "x-oss-process=doc/polish", key=key)
+    assert reply.status_code == 400
+    assert error_code(reply) == "InvalidArgument"
+    assert words.lower() in reply.text.lower()
+
+
+def test_missing_object(server: RunningServer, bucket: oss2.Bucket) -> None:
+    reply = post(server, bucket.bucket_name, "x-oss-process=doc/polish", key="nope.txt")
+    assert reply.status_code == 404
+    assert error_code(reply) == "NoSuchKey"

@@ -7,6 +7,7 @@ import codecs
 import oss2
 import pytest
 
+from doc_files import make_docx, make_pdf, make_pptx, make_xlsx
 from doc_http import error_code, make_bucket, post
 from ossdoc.services.docs.source import html_text
 from ossdoc_server import RunningServer
@@ -66,7 +67,8 @@ def test_html_object(server: RunningServer, bucket: oss2.Bucket) -> None:
     ("key", "data", "headers", "words"),
     [
         ("doc.pdf", b"%PDF-1.7\n...", None, "PDF"),
-        ("report.docx", b"PK\x03\x04rest", {"Content-Type": "application/octet-stream"}, "Office"),
+        ("report.docx", b"PK\x03\x04rest", {"Content-Type": "application/octet-stream"}, "readable DOCX"),
+        ("archive", b"PK\x03\x04rest", {"Content-Type": "application/octet-stream"}, "ZIP archive"),
         ("blob", bytes(range(256)), None, "binary"),
         ("latin1.txt", "café".encode("latin-1"), None, "not UTF-8"),
         ("image.png", b"\x89PNG\r\n", {"Content-Type": "image/png"}, "image/png"),
@@ -87,6 +89,24 @@ def test_unreadable_objects_get_clear_errors(
     assert reply.status_code == 400
     assert error_code(reply) == "InvalidArgument"
     assert words.lower() in reply.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "expected"),
+    [
+        ("report.docx", make_docx(), ["TITLE OF THE REPORT", "CELL 10\tCELL 11", "FOOTER LINE"]),
+        ("deck.pptx", make_pptx(), ["SLIDE TWO TITLE", "NOTES: SPEAKER NOTES ONE"]),
+        ("book.xlsx", make_xlsx(), ["# SALES", "NORTH\t10"]),
+        ("paper.pdf", make_pdf(["Alpha page", "Beta page"]), ["ALPHA PAGE", "BETA PAGE"]),
+    ],
+)
+def test_office_and_pdf_objects(
+    server: RunningServer, bucket: oss2.Bucket, key: str, data: bytes, expected: list[str]
+) -> None:
+    bucket.put_object(key, data)
+    text = text_of(server, bucket, key)
+    for part in expected:
+        assert part in text
 
 
 def test_missing_object(server: RunningServer, bucket: oss2.Bucket) -> None:

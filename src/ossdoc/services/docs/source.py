@@ -1,7 +1,8 @@
 """The text of a stored object, for document processing without ``content``.
 
-Reads plain-text formats (txt, md, csv, json, html); everything else gets a clear error naming
-what the object is. Detection: Content-Type, then the key's extension, then magic bytes."""
+Reads plain text (txt, md, csv, json), html, docx, pptx, xlsx and pdf (its text layer); anything
+else gets a clear error naming what the object is. Detection: Content-Type, then the key's
+extension, then magic bytes."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from html.parser import HTMLParser
 from pathlib import PurePosixPath
 
 from ossdoc import errors
+from ossdoc.services.docs import office
 from ossdoc.services.objects import ObjectStore
 
 TEXT_EXTENSIONS = {".txt": "text", ".md": "text", ".markdown": "text", ".csv": "text", ".json": "text",
                    ".html": "html", ".htm": "html"}  # fmt: skip
 TEXT_TYPES = {"text/plain": "text", "text/markdown": "text", "text/csv": "text", "application/json": "text",
               "text/html": "html", "application/xhtml+xml": "html"}  # fmt: skip
-MAGIC = {b"%PDF-": "a PDF document", b"PK\x03\x04": "a ZIP or Office document (docx, pptx, xlsx)",
-         b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image"}  # fmt: skip
+MAGIC = {b"PK\x03\x04": "a ZIP archive", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
+         b"GIF8": "a GIF image"}  # fmt: skip
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 
 
@@ -32,9 +34,12 @@ async def stored_text(store: ObjectStore, bucket: str, key: str, limit: int) -> 
         )
     data = b"".join([chunk async for chunk in store.read(record)])
     kind = detect(record.meta.content_type, key, data)
-    text = decode(data, key)
-    if kind == "html":
-        text = html_text(text)
+    if kind in office.EXTENSIONS.values():
+        text = office.extract(kind, data, key)
+    else:
+        text = decode(data, key)
+        if kind == "html":
+            text = html_text(text)
     if not text.strip():
         raise errors.InvalidArgument(f"The object {key} holds no text to process.")
     return text
@@ -45,12 +50,19 @@ def detect(content_type: str, key: str, data: bytes) -> str:
     if media not in GENERIC_TYPES:
         if media in TEXT_TYPES:
             return TEXT_TYPES[media]
+        if media in office.MEDIA_TYPES:
+            return office.MEDIA_TYPES[media]
         if not media.startswith("text/"):
             raise _unsupported(key, f"of type {media}")
         return "text"
     suffix = PurePosixPath(key).suffix.lower()
     if suffix in TEXT_EXTENSIONS:
         return TEXT_EXTENSIONS[suffix]
+    if suffix in office.EXTENSIONS:
+        return office.EXTENSIONS[suffix]
+    sniffed = office.sniff(data)
+    if sniffed is not None:
+        return sniffed
     for magic, what in MAGIC.items():
         if data.startswith(magic):
             raise _unsupported(key, what)
@@ -72,7 +84,7 @@ def decode(data: bytes, key: str) -> str:
 
 def _unsupported(key: str, what: str) -> errors.OSSError:
     return errors.InvalidArgument(
-        f"The object {key} is {what}; ossdoc reads stored txt, md, csv, json and html documents "
+        f"The object {key} is {what}; ossdoc reads stored txt, md, csv, json, html, docx, pptx, xlsx and pdf "
         "(pass the text in the content parameter otherwise)."
     )
 

@@ -1,0 +1,137 @@
+"""Text of PDF and Office documents, complete and in reading order.
+
+Lean, well-kept readers: pypdfium2 for PDF text layers (PDFium: ~120 ms for 50 pages, where pure
+Python pypdf takes ~0.8 s), python-docx, python-pptx, and openpyxl in read-only mode."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ossdoc import errors
+
+DOCX, PPTX, XLSX, PDF = "docx", "pptx", "xlsx", "pdf"
+MEDIA_TYPES = {
+    "application/pdf": PDF,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": DOCX,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": PPTX,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": XLSX,
+}
+EXTENSIONS = {".pdf": PDF, ".docx": DOCX, ".pptx": PPTX, ".xlsx": XLSX}
+_ZIP_MARKERS = {"word/document.xml": DOCX, "ppt/presentation.xml": PPTX, "xl/workbook.xml": XLSX}
+
+
+def sniff(data: bytes) -> str | None:
+    """The document kind from magic bytes (and, for ZIP containers, their main part)."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except zipfile.BadZipFile:
+            return None
+        return next((kind for marker, kind in _ZIP_MARKERS.items() if marker in names), None)
+    return None
+
+
+def extract(kind: str, data: bytes, key: str) -> str:
+    reader: Callable[[bytes], Iterator[str]] = {DOCX: _docx, PPTX: _pptx, XLSX: _xlsx, PDF: _pdf}[kind]
+    try:
+        lines = [line.rstrip() for line in reader(data)]
+    except errors.OSSError:
+        raise
+    except Exception as exc:  # every reader has its own exception types for a broken file
+        raise errors.InvalidArgument(
+            f"The object {key} is not a readable {kind.upper()} document (corrupt or truncated?)."
+        ) from exc
+    return "\n".join(lines).strip()
+
+
+def _docx(data: bytes) -> Iterator[str]:
+    import docx
+
+    document = docx.Document(io.BytesIO(data))
+    headers: list[Any] = []
+    footers: list[Any] = []
+    for section in document.sections:
+        # A header "linked to previous" repeats the one before: read each distinct one once.
+        own_first = section.different_first_page_header_footer
+        for collected, first, main in (
+            (headers, section.first_page_header, section.header),
+            (footers, section.first_page_footer, section.footer),
+        ):
+            parts = [first, main] if own_first else [main]
+            collected += [p for p in parts if not p.is_linked_to_previous]
+    for part in (*headers, document, *footers):
+        yield from _docx_blocks(part.iter_inner_content())
+
+
+def _docx_blocks(blocks: Iterator[Any]) -> Iterator[str]:
+    for block in blocks:
+        if hasattr(block, "rows"):
+            for row in block.rows:
+                yield "\t".join(cell.text.strip() for cell in row.cells)
+        elif block.text.strip():
+            yield block.text
+
+
+def _pptx(data: bytes) -> Iterator[str]:
+    import pptx
+
+    presentation = pptx.Presentation(io.BytesIO(data))
+    for number, slide in enumerate(presentation.slides, 1):
+        yield f"# Slide {number}"
+        yield from _shapes(slide.shapes)
+        if slide.has_notes_slide:
+            notes = slide.notes_slide.notes_text_frame
+            if notes is not None and notes.text.strip():
+                yield "Notes: " + notes.text
+
+
+def _shapes(shapes: Any) -> Iterator[str]:
+    for shape in shapes:
+        if getattr(shape, "shape_type", None) == 6:  # MSO_SHAPE_TYPE.GROUP
+            yield from _shapes(shape.shapes)
+        elif getattr(shape, "has_table", False):
+            for row in shape.table.rows:
+                yield "\t".join(cell.text.strip() for cell in row.cells)
+        elif getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
+            yield shape.text_frame.text
+
+
+def _xlsx(data: bytes) -> Iterator[str]:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        for sheet in workbook.worksheets:
+            yield f"# {sheet.title}"
+            for row in sheet.iter_rows(values_only=True):
+                cells = ["" if value is None else str(value) for value in row]
+                if any(cells):
+                    yield "\t".join(cells).rstrip("\t")
+    finally:
+        workbook.close()
+
+
+def _pdf(data: bytes) -> Iterator[str]:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise errors.InvalidArgument("The object is an encrypted PDF; ossdoc cannot read it.") from exc
+        raise
+    pages = []
+    try:
+        for page in document:
+            text = page.get_textpage().get_text_bounded()
+            pages.append(text.replace("\r\n", "\n").replace("\r", "\n"))
+    finally:
+        document.close()
+    if not any(text.strip() for text in pages):
+        raise errors.InvalidArgument("The PDF has no text layer (a scan?); ossdoc does not OCR.")
+    yield from pages

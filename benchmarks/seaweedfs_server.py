@@ -96,6 +96,7 @@ def running(data: Path, bucket: str = "bench", timeout: float = 90.0) -> Iterato
     ports = {name: free_port() for name in PORTS}
     command = [
         weed_binary(),
+        f"-logdir={data}",  # else its glog files pile up in /tmp
         "mini",
         f"-dir={data}",
         "-ip=127.0.0.1",

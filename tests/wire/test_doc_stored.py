@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import itertools
+import json
 
 import oss2
 import pytest
@@ -113,3 +115,44 @@ def test_missing_object(server: RunningServer, bucket: oss2.Bucket) -> None:
     reply = post(server, bucket.bucket_name, "x-oss-process=doc/polish", key="nope.txt")
     assert reply.status_code == 404
     assert error_code(reply) == "NoSuchKey"
+
+
+def test_a_200_kb_document_is_processed_whole(server: RunningServer, bucket: oss2.Bucket) -> None:
+    paragraphs = [f"Paragraph {n} tells the story of item {n} in some detail." for n in range(3500)]
+    document = "\n\n".join(paragraphs)
+    assert len(document.encode()) > 200_000
+    bucket.put_object("long.txt", document.encode())
+    reply = post(
+        server, bucket.bucket_name, "x-oss-process=doc/translate,language_fr_FR", key="long.txt", timeout=120
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["Chunks"] > 1
+    text = body["Output"]["Text"]
+    # The fake backend shouts each piece back inside its prompt: every paragraph, in order.
+    positions = [text.find(p.upper()) for p in paragraphs]
+    assert -1 not in positions
+    assert positions == sorted(positions)
+    summary = post(server, bucket.bucket_name, "x-oss-process=doc/summarize", key="long.txt", timeout=120)
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["Chunks"] > 1
+
+
+def test_a_long_document_streams_as_one_sse_reply(server: RunningServer, bucket: oss2.Bucket) -> None:
+    document = "\n\n".join(f"Section {n} of a long manual, with enough words to matter." for n in range(2500))
+    bucket.put_object("manual.md", document.encode())
+    reply = post(
+        server,
+        bucket.bucket_name,
+        "x-oss-process=doc/polish,format_event-stream",
+        key="manual.md",
+        timeout=120,
+    )
+    events = [e for e in reply.text.split("\n\n") if e.startswith("id: ")]
+    kinds = [e.splitlines()[1] for e in events]
+    assert kinds[-1] == "event: Result" and kinds.count("event: Result") == 1
+    assert [int(e.splitlines()[0][4:]) for e in events] == list(range(len(events)))
+    texts = [json.loads(e.splitlines()[2][6:])["Output"]["Text"] for e in events]
+    assert all(b.startswith(a) for a, b in itertools.pairwise(texts))
+    assert "SECTION 2499 OF A LONG MANUAL" in texts[-1]
+    assert json.loads(events[-1].splitlines()[2][6:])["Chunks"] > 1

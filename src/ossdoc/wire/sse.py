@@ -52,11 +52,14 @@ def dumps(value: Any) -> str:
 def payload(progress: Progress, request_id: str, id_key: str = "RequestId") -> dict[str, Any]:
     """The document reply: ``id_key`` is ``RequestID`` in a JSON reply, ``RequestId`` in events."""
     finish = "null" if progress.finish_reason is None else "stop"
-    return {
+    reply: dict[str, Any] = {
         id_key: request_id,
         "Output": {"Text": progress.text, "FinishReason": finish},
         "Usage": {"InputTokens": progress.input_tokens, "OutputTokens": progress.output_tokens},
     }
+    if progress.chunks > 1:  # ossdoc's extension: a long document was processed in pieces
+        reply["Chunks"] = progress.chunks
+    return reply
 
 
 def frame(event_id: int, event: str, data: Mapping[str, Any]) -> bytes:

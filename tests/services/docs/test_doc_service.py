@@ -48,8 +48,8 @@ async def test_max_tokens_fits_the_context() -> None:
     assert sampling.temperature == POLISH.sampling.temperature
 
 
-async def test_text_too_long_for_the_context() -> None:
-    with pytest.raises(errors.InvalidArgument, match="too long for the model"):
+async def test_a_context_too_small_for_the_prompt_itself() -> None:
+    with pytest.raises(errors.InvalidArgument, match="prompt alone"):
         await service(TinyLLM(context_size=100)).start(POLISH, "word " * 200, Args())
 
 

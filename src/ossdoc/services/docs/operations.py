@@ -163,6 +163,7 @@ OPERATIONS = Registry(
             summarize,
             sampling=Sampling(temperature=0.2, stop=STOP),
             output_ratio=0.4,
+            long="map-reduce",
             labels=("summary", "摘要", "总结", "概要", "résumé", "要約"),
         ),
         Operation(
@@ -170,6 +171,7 @@ OPERATIONS = Registry(
             continue_,
             (Parameter("history", kind="history"),),
             Sampling(temperature=0.8, top_p=0.95, stop=STOP),
+            long="tail",
             labels=("continuation", "续写", "続き"),
         ),
         Operation(

@@ -75,6 +75,9 @@ class Operation:
     labels: tuple[str, ...] = ()
     # Cap on output tokens relative to the content's tokens (a summary must be shorter).
     output_ratio: float | None = None
+    # A document too long for one prompt: "pieces" (each processed in turn, outputs joined),
+    # "map-reduce" (summaries of pieces, then one of them) or "tail" (only its end is used).
+    long: str = "pieces"
 
 
 # Parameters every operation takes. ``content`` is optional here: without it a later version

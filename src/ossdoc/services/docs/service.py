@@ -13,13 +13,14 @@ import logging
 import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 from ossdoc import errors
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
 from ossdoc.backends.llm.errors import LLMError
 from ossdoc.config import Settings
-from ossdoc.services.docs import params
+from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.cleaning import Cleaner
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
@@ -35,6 +36,7 @@ class Progress:
     finish_reason: str | None  # None while generating, then "stop" or "length"
     input_tokens: int
     output_tokens: int
+    chunks: int = 1  # pieces a long document was processed in
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,37 @@ class DocumentService:
         return self.operations.resolve(params.split(params.form_value(body)), self.limits)
 
     async def start(self, operation: Operation, content: str, args: Args) -> Generation:
-        """Build the prompt, check it fits the model's context, take a place in the queue."""
+        """Plan the generation(s), check they fit the model's context, take a place in the queue.
+
+        A document too long for one prompt is processed in pieces (``operation.long``): piece by
+        piece, map-reduce (summaries of pieces, then a summary of those) or only its tail."""
+        context = self.backend.info.context_size
+        content_tokens = max(1, await self._count_text(content))
+        overhead = await self._count(operation.prompt("", args))
+        if overhead + MIN_OUTPUT_TOKENS * 2 > context:
+            raise errors.InvalidArgument(
+                f"The prompt alone takes {overhead} tokens of a {context}-token context.",
+                ArgumentName="content",
+            )
+        # Room for the piece and for its output: a rewrite is about as long as its input.
+        growth = 0.5 if operation.long == "map-reduce" else 1.5
+        piece_tokens = int((context - overhead - MIN_OUTPUT_TOKENS) / (1 + growth))
+        if operation.long == "pieces":  # the output must fit the reply budget too, not only the context
+            piece_tokens = min(piece_tokens, int(self.max_output_tokens / growth))
+        chars_per_token = len(content) / content_tokens
+        if content_tokens <= piece_tokens:
+            pieces = [content]
+        elif operation.long == "tail":
+            pieces = [chunking.tail(content, int(piece_tokens * chars_per_token))]
+        else:
+            pieces = chunking.split(content, max(1, int(piece_tokens * chars_per_token)))
+        plan = Plan(operation, args, pieces, piece_tokens, chars_per_token)
+        ticket = self._admit(operation)
+        if len(pieces) > 1:
+            log.info("%s: %d tokens in %d pieces", operation.name, content_tokens, len(pieces))
+        return Generation(self._run(plan, ticket), ticket)
+
+    async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
         prompt_tokens = await self._count(messages)
         room = self.backend.info.context_size - prompt_tokens
@@ -114,11 +146,9 @@ class DocumentService:
             )
         budget = min(self.max_output_tokens, room)
         if operation.output_ratio is not None:
-            content_tokens = await self.backend.count_tokens(content)
+            content_tokens = await self._count_text(content)
             budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
-        sampling = replace(operation.sampling, max_tokens=budget)
-        ticket = self._admit(operation)
-        return Generation(self._run(Job(operation, content, messages, sampling), ticket), ticket)
+        return Job(operation, content, messages, replace(operation.sampling, max_tokens=budget))
 
     def _admit(self, operation: Operation) -> _Ticket:
         if self._admitted >= self.slots + self.queue_size:
@@ -134,6 +164,9 @@ class DocumentService:
     def _retry_after(self) -> int:
         return max(1, min(300, math.ceil(self._seconds * (self._admitted - self.slots + 1) / self.slots)))
 
+    async def _count_text(self, text: str) -> int:
+        return await self._count([Message("user", text)]) - 2 * MESSAGE_OVERHEAD
+
     async def _count(self, messages: list[Message]) -> int:
         try:
             counts = [await self.backend.count_tokens(m.content) for m in messages]
@@ -145,38 +178,29 @@ class DocumentService:
             raise errors.InternalError("The model backend failed.") from exc
         return sum(counts) + MESSAGE_OVERHEAD * (len(messages) + 1)
 
-    async def _run(self, job: Job, ticket: _Ticket) -> AsyncGenerator[Progress, None]:
-        name, cleaner = job.operation.name, Cleaner(job.content, job.operation.labels)
-        raw, sent, reason, tokens, done = "", "", "stop", (0, 0), False
+    async def _run(self, plan: Plan, ticket: _Ticket) -> AsyncGenerator[Progress, None]:
+        name = plan.operation.name
+        tokens, done = (0, 0), False
         try:
             async with self._slot:
                 started = time.monotonic()
-                chunks = self.backend.generate(job.messages, job.sampling)
-                try:
-                    async for chunk in chunks:
-                        raw += chunk.text
-                        tokens = (chunk.input_tokens, chunk.output_tokens)
-                        if chunk.finish_reason is not None:
-                            # Not a break: the backend's stream ends by itself after its last chunk
-                            # (closing it early would count as a cancellation).
-                            reason = chunk.finish_reason
-                            continue
-                        text = cleaner.feed(raw)
-                        if text != sent and text.startswith(sent):
-                            sent = text
-                            yield Progress(text, None, *tokens)
-                finally:
-                    # Closing the backend's stream is what stops the model (LLMBackend.generate).
-                    await _close(chunks)
+                final: Progress | None = None
+                # aclosing: closing this generation must close the inner ones at once, down to
+                # the backend's stream, not whenever they are garbage-collected.
+                async with aclosing(self._pieces(plan)) as steps:
+                    async for progress in steps:
+                        tokens = (progress.input_tokens, progress.output_tokens)
+                        if progress.finish_reason is None:
+                            yield progress
+                        else:
+                            final = progress
                 self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
             # The slot is free again before the last step is handed out.
             ticket.release()
-            text = cleaner.finish(raw)
-            if not text.startswith(sent):
-                log.warning("%s: final text does not extend the streamed text", name)
-            log.info("%s done: %d+%d tokens, %s", name, *tokens, reason)
+            assert final is not None
+            log.info("%s done: %d+%d tokens, %s", name, *tokens, final.finish_reason)
             done = True
-            yield Progress(text, reason, *tokens)
+            yield final
         except (GeneratorExit, asyncio.CancelledError):
             if not done:
                 log.info("%s cancelled after %d output tokens", name, tokens[1])
@@ -191,6 +215,85 @@ class DocumentService:
             raise errors.InternalError("Document processing failed in the model backend.") from exc
         finally:
             ticket.release()
+
+    async def _pieces(self, plan: Plan) -> AsyncGenerator[Progress, None]:
+        """Cumulative progress over every piece: one text, one Result at the end."""
+        pieces, used = plan.pieces, (0, 0)
+        if plan.operation.long == "map-reduce" and len(pieces) > 1:
+            pieces, used = await self._reduce(plan)
+        prefix, reason = "", "stop"
+        for number, piece in enumerate(pieces, 1):
+            last = number == len(pieces)
+            job = await self._job(plan.operation, piece, plan.args)
+            async with aclosing(self._generate(job)) as steps:
+                async for step in steps:
+                    text = prefix + step.text
+                    total = (used[0] + step.input_tokens, used[1] + step.output_tokens)
+                    if step.finish_reason is None:
+                        yield Progress(text, None, *total)
+                        continue
+                    reason = "length" if step.finish_reason == "length" else reason
+                    if last:
+                        yield Progress(text, reason, *total, chunks=len(plan.pieces))
+                    else:
+                        prefix, used = text + chunking.separator(piece), total
+                        yield Progress(prefix.rstrip(), None, *total)
+
+    async def _reduce(self, plan: Plan) -> tuple[list[str], tuple[int, int]]:
+        """Map: summarize every piece, silently (the SSE layer keeps the connection alive with
+        pings). Returns the text to summarize last, re-split while it is still too long."""
+        pieces, used = plan.pieces, (0, 0)
+        while len(pieces) > 1:
+            summaries = []
+            for piece in pieces:
+                final = None
+                job = await self._job(plan.operation, piece, plan.args)
+                async with aclosing(self._generate(job)) as steps:
+                    async for step in steps:
+                        final = step
+                assert final is not None
+                summaries.append(final.text)
+                used = (used[0] + final.input_tokens, used[1] + final.output_tokens)
+            joined = "\n\n".join(summaries)
+            pieces = chunking.split(joined, max(1, int(plan.piece_tokens * plan.chars_per_token)))
+            if len(pieces) >= len(summaries):  # not shrinking: keep what fits, never loop forever
+                pieces = pieces[:1]
+        return pieces, used
+
+    async def _generate(self, job: Job) -> AsyncGenerator[Progress, None]:
+        """One generation: cleaned cumulative text, then a final step with the finish reason."""
+        cleaner = Cleaner(job.content, job.operation.labels)
+        raw, sent, reason, tokens = "", "", "stop", (0, 0)
+        chunks = self.backend.generate(job.messages, job.sampling)
+        try:
+            async for chunk in chunks:
+                raw += chunk.text
+                tokens = (chunk.input_tokens, chunk.output_tokens)
+                if chunk.finish_reason is not None:
+                    # Not a break: the backend's stream ends by itself after its last chunk
+                    # (closing it early would count as a cancellation).
+                    reason = chunk.finish_reason
+                    continue
+                text = cleaner.feed(raw)
+                if text != sent and text.startswith(sent):
+                    sent = text
+                    yield Progress(text, None, *tokens)
+        finally:
+            # Closing the backend's stream is what stops the model (LLMBackend.generate).
+            await _close(chunks)
+        text = cleaner.finish(raw)
+        if not text.startswith(sent):
+            log.warning("%s: final text does not extend the streamed text", job.operation.name)
+        yield Progress(text, reason, *tokens)
+
+
+@dataclass(frozen=True)
+class Plan:
+    operation: Operation
+    args: Args
+    pieces: list[str]
+    piece_tokens: int
+    chars_per_token: float
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:

@@ -1,0 +1,79 @@
+"""Documents longer than the model's context: pieces, map-reduce, tail; never silent truncation."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import replace
+
+import pytest
+
+from ossdoc.backends.llm import Message, ScriptedLLM
+from ossdoc.config import Settings
+from ossdoc.services.docs.operations import OPERATIONS
+from ossdoc.services.docs.registry import Args
+from ossdoc.services.docs.service import DocumentService, Progress
+
+pytestmark = pytest.mark.anyio
+
+
+def document_text(messages: list[Message]) -> str:
+    match = re.search(r"<text>\n(.*)\n</text>", messages[-1].content, re.S)
+    assert match, messages[-1].content
+    return match.group(1)
+
+
+def paragraphs(count: int) -> str:
+    return "\n\n".join(
+        f"Paragraph {n} says something about topic {n}. It has two sentences." for n in range(count)
+    )
+
+
+async def run(llm: ScriptedLLM, op: str, content: str, args: Args | None = None) -> list[Progress]:
+    llm._info = replace(llm.info, context_size=400)
+    docs = DocumentService(llm, Settings(context_size=400, max_output_tokens=400))
+    generation = await docs.start(OPERATIONS[op], content, args or Args({"language": "fr_FR"}))
+    try:
+        return [step async for step in generation]
+    finally:
+        await generation.aclose()
+
+
+async def test_pieces_account_for_every_paragraph_exactly() -> None:
+    llm = ScriptedLLM(lambda messages: document_text(messages).upper())
+    content = paragraphs(60)  # about 660 words: far beyond a 400-token context
+    steps = await run(llm, "doc/translate", content)
+    final = steps[-1]
+    assert final.text == content.upper()
+    assert final.finish_reason == "stop"
+    assert final.chunks == len(llm.calls) > 3
+    # One stream across pieces: every step extends the previous one.
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+    assert [s.output_tokens for s in steps] == sorted(s.output_tokens for s in steps)
+    assert all(s.finish_reason is None for s in steps[:-1])
+
+
+async def test_summaries_are_reduced() -> None:
+    llm = ScriptedLLM(lambda messages: document_text(messages).split(".")[0] + ".")
+    steps = await run(llm, "doc/summarize", paragraphs(60), Args())
+    final = steps[-1]
+    assert final.chunks > 1
+    assert final.text.startswith("Paragraph 0 says something")
+    assert len(llm.calls) >= final.chunks + 1  # every piece summarized, then the summaries
+    assert len(final.text) < 200
+
+
+async def test_continue_uses_the_tail() -> None:
+    llm = ScriptedLLM(lambda messages: "and then it ended.")
+    content = paragraphs(60)
+    steps = await run(llm, "doc/continue", content, Args())
+    prompt = document_text(llm.calls[0])
+    assert content.endswith(prompt)
+    assert "Paragraph 59" in prompt and "Paragraph 0 " not in prompt
+    assert steps[-1].text == "and then it ended."
+
+
+async def test_short_documents_are_one_piece() -> None:
+    llm = ScriptedLLM(lambda messages: document_text(messages))
+    steps = await run(llm, "doc/polish", "Short text.", Args())
+    assert (steps[-1].text, steps[-1].chunks, len(llm.calls)) == ("Short text.", 1, 1)

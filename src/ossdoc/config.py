@@ -46,6 +46,9 @@ class Settings:
     # usually the tighter bound).
     max_document_bytes: int = 1024 * 1024
     queue_size: int = 16
+    # Finished document results kept to answer a repeat at once (same operation, parameters,
+    # text and model); 0 turns the cache off.
+    cache_bytes: int = 64 * 1024 * 1024
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
 

@@ -21,6 +21,7 @@ from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
 from ossdoc.backends.llm.errors import LLMError
 from ossdoc.config import Settings
 from ossdoc.services.docs import chunking, params
+from ossdoc.services.docs.cache import ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
@@ -50,8 +51,8 @@ class Job:
 class _Ticket:
     """A place in the queue, given back exactly once."""
 
-    def __init__(self, service: DocumentService) -> None:
-        self._service: DocumentService | None = service
+    def __init__(self, service: DocumentService | None) -> None:
+        self._service = service  # None: a result that took no place (from the cache)
 
     def release(self) -> None:
         if self._service is not None:
@@ -93,6 +94,7 @@ class DocumentService:
         self._slot = asyncio.Semaphore(slots)
         self._admitted = 0
         self._seconds = 5.0  # moving average of a generation's duration, for Retry-After
+        self.cache = ResultCache(settings.cache_bytes)
 
     @property
     def body_limit(self) -> int:
@@ -108,6 +110,11 @@ class DocumentService:
 
         A document too long for one prompt is processed in pieces (``operation.long``): piece by
         piece, map-reduce (summaries of pieces, then a summary of those) or only its tail."""
+        key = cache_key(operation.name, dict(args.values), content, self.backend.info.name)
+        cached = self.cache.get(key)
+        if cached is not None:
+            log.info("%s answered from the result cache", operation.name)
+            return Generation(_replay(cached), _Ticket(None))
         context = self.backend.info.context_size
         content_tokens = max(1, await self._count_text(content))
         overhead = await self._count(operation.prompt("", args))
@@ -128,7 +135,7 @@ class DocumentService:
             pieces = [chunking.tail(content, int(piece_tokens * chars_per_token))]
         else:
             pieces = chunking.split(content, max(1, int(piece_tokens * chars_per_token)))
-        plan = Plan(operation, args, pieces, piece_tokens, chars_per_token)
+        plan = Plan(operation, args, pieces, piece_tokens, chars_per_token, key)
         ticket = self._admit(operation)
         if len(pieces) > 1:
             log.info("%s: %d tokens in %d pieces", operation.name, content_tokens, len(pieces))
@@ -199,6 +206,8 @@ class DocumentService:
             ticket.release()
             assert final is not None
             log.info("%s done: %d+%d tokens, %s", name, *tokens, final.finish_reason)
+            if final.finish_reason == "stop":
+                self.cache.put(plan.cache_key, final)
             done = True
             yield final
         except (GeneratorExit, asyncio.CancelledError):
@@ -294,6 +303,11 @@ class Plan:
     pieces: list[str]
     piece_tokens: int
     chars_per_token: float
+    cache_key: str
+
+
+async def _replay(result: Progress) -> AsyncGenerator[Progress, None]:
+    yield result
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:

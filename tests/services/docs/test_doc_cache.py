@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from ossdoc.backends.llm import ScriptedLLM
+from ossdoc.config import Settings
+from ossdoc.services.docs.cache import ResultCache
+from ossdoc.services.docs.operations import OPERATIONS
+from ossdoc.services.docs.registry import Args
+from ossdoc.services.docs.service import DocumentService, Progress
+
+pytestmark = pytest.mark.anyio
+TRANSLATE = OPERATIONS["doc/translate"]
+
+
+async def final(docs: DocumentService, text: str, language: str = "en_US") -> Progress:
+    generation = await docs.start(TRANSLATE, text, Args({"language": language}))
+    try:
+        return [step async for step in generation][-1]
+    finally:
+        await generation.aclose()
+
+
+async def test_a_repeat_is_answered_from_the_cache() -> None:
+    llm = ScriptedLLM(lambda messages: "translated text")
+    docs = DocumentService(llm, Settings())
+    first = await final(docs, "bonjour")
+    again = await final(docs, "bonjour")
+    assert again == first
+    assert len(llm.calls) == 1
+    await final(docs, "bonjour", "ja_JP")  # other parameters: a miss
+    await final(docs, "salut")  # other text: a miss
+    assert len(llm.calls) == 3
+    assert docs._admitted == 0
+
+
+async def test_cancelled_results_are_not_kept_and_the_cache_can_be_off() -> None:
+    llm = ScriptedLLM(lambda messages: "many words " * 50)
+    docs = DocumentService(llm, Settings())
+    generation = await docs.start(TRANSLATE, "text", Args({"language": "en_US"}))
+    await generation.__anext__()
+    await generation.aclose()
+    await final(docs, "text")
+    assert len(llm.calls) == 2
+    off = DocumentService(llm, Settings(cache_bytes=0))
+    await final(off, "text")
+    await final(off, "text")
+    assert len(llm.calls) == 4
+
+
+def test_least_recently_used_entries_go_first() -> None:
+    cache = ResultCache(max_bytes=10)
+    cache.put("a", Progress("aaaa", "stop", 1, 1))
+    cache.put("b", Progress("bbbb", "stop", 1, 1))
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("c", Progress("cccc", "stop", 1, 1))
+    assert cache.get("b") is None
+    assert cache.get("a") is not None and cache.get("c") is not None
+    assert cache.size == 8
+    cache.put("huge", Progress("x" * 11, "stop", 1, 1))
+    assert cache.get("huge") is None

@@ -139,6 +139,7 @@ def main() -> None:
             "max_output_tokens": str(args.tokens),
             "threads": str(args.threads),
             "context_size": "4096",
+            "cache_bytes": "0",  # every run must reach the model
         }
         for round_no in range(args.rounds):
             llm = Llama(

@@ -47,7 +47,9 @@ def han_share(text: str) -> float:
 
 @pytest.fixture(scope="module")
 def qwen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, oss2.Bucket]]:
-    with running(tmp_path_factory.mktemp("qwen") / "data", llm="local", model="qwen2.5-coder-0.5b") as server:
+    # The cache off: these tests send the same text twice and must reach the model each time.
+    settings = {"llm": "local", "model": "qwen2.5-coder-0.5b", "cache_bytes": "0"}
+    with running(tmp_path_factory.mktemp("qwen") / "data", **settings) as server:
         bucket = make_bucket(server)
         auth = oss2.Auth(server.access_key_id, server.access_key_secret)
         yield server, oss2.Bucket(auth, server.endpoint, bucket)

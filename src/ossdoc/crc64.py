@@ -12,7 +12,7 @@ _POLY = 0xC96C5795D7870F42
 
 def crc64(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """CRC of ``data``; pass a previous result as ``initial`` to continue over a stream."""
-    value: int = fastcrc.crc64.xz(bytes(data) if isinstance(data, memoryview) else data, initial=initial)
+    value: int = fastcrc.crc64.xz(data, initial=initial)
     return value
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -220,3 +221,287 @@ async def test_list_uploads(backend: StorageBackend, bucket: str) -> None:
     assert [u.key for u in await backend.list_uploads(bucket, "", "a", "", 10)] == ["b", "c/d"]
     assert len(await backend.list_uploads(bucket, "", "", "", 2)) == 2
     assert {u.upload_id for u in listed} == {u.upload_id for u in made}
+
+
+async def failing_body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+    raise ConnectionResetError("client went away")
+
+
+async def test_stage_at_exact_limit(backend: StorageBackend) -> None:
+    blob = await backend.stage(body(b"x" * 10, b"y" * 10), limit=20)
+    assert blob.size == 20
+    empty = await backend.stage(body())
+    assert (empty.size, empty.md5, empty.crc64) == (0, hashlib.md5(b"").digest(), 0)
+
+
+async def test_stage_reraises_body_errors(backend: StorageBackend) -> None:
+    with pytest.raises(ConnectionResetError):
+        await backend.stage(failing_body(os.urandom(3 * 1024 * 1024)))
+
+
+async def test_multi_segment_ranges(backend: StorageBackend, bucket: str) -> None:
+    pieces = [os.urandom(n) for n in (5, 0, 1_500_000, 3)]
+    blobs = [await backend.stage(body(p)) for p in pieces]
+    data = b"".join(pieces)
+    record = await backend.commit_object(
+        bucket, "m", segments=blobs, etag="E", crc64=crc64(data), object_type="Normal", meta=META
+    )
+    assert record.size == len(data)
+    assert await read_all(backend, record) == data
+    for start, end in [(0, 5), (4, 6), (3, 1_500_004), (1_500_004, None), (0, 0), (len(data), None)]:
+        assert await read_all(backend, record, start, end) == data[start:end]
+    assert max([len(chunk) async for chunk in backend.read(record)]) <= 1024 * 1024
+
+
+async def test_unsigned_crc_and_meta_round_trip(backend: StorageBackend, bucket: str) -> None:
+    meta = ObjectMeta(
+        content_type="text/markdown; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="ä.md"', "cache-control": "no-cache"},
+        user_meta={"x-oss-meta-author": "张三"},
+        acl="public-read",
+        tags={"k": "v=1&x"},
+        storage_class="IA",
+    )
+    blob = await backend.stage(body(b"x"))
+    await backend.commit_object(
+        bucket, "k", segments=[blob], etag="E", crc64=2**64 - 1, object_type="Normal", meta=meta
+    )
+    record = await backend.get_object(bucket, "k")
+    assert record is not None
+    assert (record.crc64, record.meta) == (2**64 - 1, meta)
+
+
+async def test_missing_things(backend: StorageBackend, bucket: str) -> None:
+    assert await backend.get_object(bucket, "none") is None
+    assert await backend.get_object("nobucket", "none") is None
+    assert not await backend.delete_object(bucket, "none")
+    assert await backend.get_upload(bucket, "k", "0" * 32) is None
+    for call in (
+        backend.set_bucket_acl("nobucket", "private"),
+        backend.create_upload("nobucket", "k", META),
+        backend.append_object("nobucket", "k", blob=await backend.stage(body(b"x")), position=0, meta=META),
+    ):
+        with pytest.raises(errors.OSSError) as info:
+            await call
+        assert info.value.code == "NoSuchBucket"
+
+
+async def test_append_new_object_needs_position_zero(backend: StorageBackend, bucket: str) -> None:
+    blob = await backend.stage(body(b"x"))
+    with pytest.raises(errors.OSSError) as info:
+        await backend.append_object(bucket, "a", blob=blob, position=5, meta=META)
+    assert info.value.code == "PositionNotEqualToLength"
+    assert info.value.headers["x-oss-next-append-position"] == "0"
+    assert await backend.get_object(bucket, "a") is None
+
+
+async def test_append_etag_changes_and_check_aborts(backend: StorageBackend, bucket: str) -> None:
+    first = await backend.append_object(
+        bucket, "a", blob=await backend.stage(body(b"abc")), position=0, meta=META
+    )
+    blob = await backend.stage(body(b"def"))
+
+    def refuse(current: ObjectRecord | None) -> None:
+        assert current == first
+        raise errors.PreconditionFailed()
+
+    with pytest.raises(errors.OSSError) as info:
+        await backend.append_object(bucket, "a", blob=blob, position=3, meta=META, check=refuse)
+    assert info.value.code == "PreconditionFailed"
+    assert await backend.get_object(bucket, "a") == first
+    second = await backend.append_object(bucket, "a", blob=blob, position=3, meta=META)
+    assert second.etag != first.etag
+    assert len(second.etag) == 32 and second.etag == second.etag.upper()
+    assert await read_all(backend, second) == b"abcdef"
+
+
+async def test_concurrent_appends_at_one_position(backend: StorageBackend, bucket: str) -> None:
+    await backend.append_object(bucket, "a", blob=await backend.stage(body(b"0")), position=0, meta=META)
+    blobs = [await backend.stage(body(bytes([65 + n]))) for n in range(5)]
+    results = await asyncio.gather(
+        *(backend.append_object(bucket, "a", blob=b, position=1, meta=META) for b in blobs),
+        return_exceptions=True,
+    )
+    won = [r for r in results if isinstance(r, ObjectRecord)]
+    assert len(won) == 1
+    assert all(
+        isinstance(r, errors.OSSError) and r.code == "PositionNotEqualToLength"
+        for r in results
+        if r not in won
+    )
+    assert (await backend.get_object(bucket, "a")).size == 2  # type: ignore[union-attr]
+
+
+async def test_copy_appendable_multi_segment(backend: StorageBackend, bucket: str) -> None:
+    record = await backend.append_object(
+        bucket, "a", blob=await backend.stage(body(b"ab")), position=0, meta=META
+    )
+    record = await backend.append_object(
+        bucket, "a", blob=await backend.stage(body(b"cd")), position=2, meta=META
+    )
+    copy = await backend.copy_object(record, bucket, "c", meta=ObjectMeta(content_type="x/y"))
+    assert (copy.object_type, copy.etag, copy.crc64, copy.size) == (
+        "Appendable",
+        record.etag,
+        record.crc64,
+        4,
+    )
+    assert copy.meta.content_type == "x/y"
+    await put(backend, bucket, "a", b"overwritten")
+    assert await read_all(backend, copy) == b"abcd"
+    assert await read_all(backend, await backend.get_object(bucket, "c")) == b"abcd"  # type: ignore[arg-type]
+
+
+async def test_copy_check_and_missing_bucket(backend: StorageBackend, bucket: str) -> None:
+    source = await put(backend, bucket, "src", b"payload")
+
+    def refuse(current: ObjectRecord | None) -> None:
+        raise errors.FileAlreadyExists()
+
+    with pytest.raises(errors.OSSError):
+        await backend.copy_object(source, bucket, "dst", meta=META, check=refuse)
+    assert await backend.get_object(bucket, "dst") is None
+    with pytest.raises(errors.OSSError) as info:
+        await backend.copy_object(source, "nobucket", "dst", meta=META)
+    assert info.value.code == "NoSuchBucket"
+
+
+async def test_copy_onto_itself(backend: StorageBackend, bucket: str) -> None:
+    source = await put(backend, bucket, "k", b"same bytes")
+    copy = await backend.copy_object(source, bucket, "k", meta=ObjectMeta(content_type="a/b"))
+    assert await read_all(backend, copy) == b"same bytes"
+    assert (await backend.get_object(bucket, "k")) == copy
+
+
+async def test_listing_prefix_edges(backend: StorageBackend, bucket: str) -> None:
+    # Keys whose UTF-8 ends in 0xBF / continuation bytes next to a lead byte, the highest code point,
+    # and neighbours that a naive "increment the last character" bound would mishandle.
+    keys = [
+        "\u00bf",
+        "\u00bfa",
+        "\u00c0",
+        "\u07ff",
+        "\u07ffz",
+        "\u0800",
+        "\uffff",
+        "\U0010ffff",
+        "\U0010ffffx",
+    ]
+    keys += ["a", "a/", "a/\U0010ffff", "a0", "b"]
+    for key in keys:
+        await put(backend, bucket, key, b"")
+    await backend.create_bucket(Bucket("other", 1.0))
+    await put(backend, "other", "a/x", b"")
+
+    async def listed(prefix: str, after: bytes = b"", limit: int = 100) -> list[str]:
+        return [r.key for r in await backend.list_objects(bucket, prefix, after, limit)]
+
+    assert await listed("") == sorted(keys, key=str.encode)
+    for prefix in ("\u00bf", "\u07ff", "\U0010ffff", "a/", "a", "\uffff", "zz"):
+        assert await listed(prefix) == sorted((k for k in keys if k.startswith(prefix)), key=str.encode)
+    assert await listed("a", after=b"a/") == ["a/\U0010ffff", "a0"]
+    assert await listed("a", after=b"a/\xff") == ["a0"]
+    assert await listed("", after=b"\xff") == []
+    assert await listed("", after=b"\xf4\x8f\xbf\xbf") == ["\U0010ffffx"]
+    assert await listed("a", limit=2) == ["a", "a/"]
+    assert await listed("", limit=0) == []
+
+
+async def test_complete_check_aborts_and_keeps_upload(backend: StorageBackend, bucket: str) -> None:
+    old = await put(backend, bucket, "m", b"old")
+    upload = await backend.create_upload(bucket, "m", META)
+    part = await backend.put_part(upload, 1, await backend.stage(body(b"new")))
+
+    def refuse(current: ObjectRecord | None) -> None:
+        assert current == old
+        raise errors.FileAlreadyExists()
+
+    with pytest.raises(errors.OSSError):
+        await backend.complete_upload(upload, [part], etag="E-1", crc64=crc64(b"new"), check=refuse)
+    assert await read_all(backend, await backend.get_object(bucket, "m")) == b"old"  # type: ignore[arg-type]
+    assert await backend.list_parts(upload) == [part]
+    record = await backend.complete_upload(upload, [part], etag="E-1", crc64=crc64(b"new"))
+    assert await read_all(backend, record) == b"new"
+    assert record.meta == META
+
+
+async def test_complete_refuses_a_part_replaced_meanwhile(backend: StorageBackend, bucket: str) -> None:
+    upload = await backend.create_upload(bucket, "m", META)
+    listed = await backend.put_part(upload, 1, await backend.stage(body(b"v1")))
+    await backend.put_part(upload, 1, await backend.stage(body(b"v2")))
+    with pytest.raises(errors.OSSError) as info:
+        await backend.complete_upload(upload, [listed], etag="E-1", crc64=0)
+    assert info.value.code == "InvalidPart"
+    assert await backend.get_object(bucket, "m") is None
+    current = await backend.list_parts(upload)
+    record = await backend.complete_upload(upload, current, etag="E-1", crc64=crc64(b"v2"))
+    assert await read_all(backend, record) == b"v2"
+
+
+async def test_upload_ids_and_abort(backend: StorageBackend, bucket: str) -> None:
+    uploads = [await backend.create_upload(bucket, "k", META) for _ in range(20)]
+    ids = {u.upload_id for u in uploads}
+    assert len(ids) == 20
+    assert all(len(i) == 32 and i == i.upper() and int(i, 16) >= 0 for i in ids)
+    await backend.put_part(uploads[0], 1, await backend.stage(body(b"x")))
+    await backend.abort_upload(uploads[0])
+    assert await backend.get_upload(bucket, "k", uploads[0].upload_id) is None
+    with pytest.raises(errors.OSSError) as info:
+        await backend.put_part(uploads[0], 2, await backend.stage(body(b"x")))
+    assert info.value.code == "NoSuchUpload"
+
+
+async def test_list_uploads_pages_through_one_key(backend: StorageBackend, bucket: str) -> None:
+    made = []
+    for n in range(7):
+        made.append(await backend.create_upload(bucket, "same", META))
+        if n == 3:
+            made.append(await backend.create_upload(bucket, "other", META))
+    pages: list[list[str]] = []
+    key_marker, id_marker = "", ""
+    while page := await backend.list_uploads(bucket, "", key_marker, id_marker, 2):
+        pages.append([u.upload_id for u in page])
+        key_marker, id_marker = page[-1].key, page[-1].upload_id
+    seen = [i for page in pages for i in page]
+    expected = sorted(made, key=lambda u: (u.key.encode(), u.initiated, u.upload_id))
+    assert seen == [u.upload_id for u in expected]
+    # The marker upload finished meanwhile: resume after its id, as OSS documents.
+    gone = expected[3]
+    await backend.abort_upload(gone)
+    rest = await backend.list_uploads(bucket, "", gone.key, gone.upload_id, 100)
+    assert [u.upload_id for u in rest] == [
+        u.upload_id
+        for u in expected
+        if u.key > gone.key or (u.key == gone.key and u.upload_id > gone.upload_id)
+    ]
+
+
+async def test_read_survives_overwrite_of_multi_segment_object(backend: StorageBackend, bucket: str) -> None:
+    pieces = [os.urandom(1_200_000), os.urandom(900_000)]
+    blobs = [await backend.stage(body(p)) for p in pieces]
+    record = await backend.commit_object(
+        bucket, "k", segments=blobs, etag="E", crc64=0, object_type="Normal", meta=META
+    )
+    stream = backend.read(record, 100)
+    await put(backend, bucket, "k", b"new")
+    assert b"".join([c async for c in stream]) == b"".join(pieces)[100:]
+
+
+def test_public_surface() -> None:
+    import ossdoc.backends.storage as storage
+
+    assert set(storage.__all__) == {
+        "Bucket",
+        "Check",
+        "LocalStorage",
+        "MemoryStorage",
+        "ObjectMeta",
+        "ObjectRecord",
+        "Part",
+        "Segment",
+        "StagedBlob",
+        "StorageBackend",
+        "Upload",
+    }
+    assert all(hasattr(storage, name) for name in storage.__all__)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from ossdoc import crc64, errors
-from ossdoc.backends.storage.base import ObjectMeta, ObjectRecord, Segment, StagedBlob
+from ossdoc.backends.storage.base import ObjectMeta, ObjectRecord, Part, Segment, StagedBlob, Upload
 
 
 def new_id() -> str:
@@ -33,6 +33,14 @@ def check_position(current: ObjectRecord | None, position: int) -> None:
         err = errors.PositionNotEqualToLength()
         err.headers["x-oss-next-append-position"] = str(size)
         raise err
+
+
+def check_parts(upload: Upload, parts: list[Part], stored: dict[int, str]) -> None:
+    """Refuse parts that are not the stored ones any more (``stored``: number to blob id): a part
+    re-uploaded since the caller listed them has had its old blob deleted."""
+    for part in parts:
+        if stored.get(part.number) != part.blob_id:
+            raise errors.InvalidPart(UploadId=upload.upload_id, PartNumber=str(part.number), ETag=part.etag)
 
 
 def appended(

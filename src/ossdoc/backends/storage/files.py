@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import AsyncIterable
 from pathlib import Path
 
@@ -19,35 +22,38 @@ INLINE_BYTES = 64 * 1024
 
 
 class BlobWriter:
-    """Writes one blob to a temporary file; ``finish`` fsyncs it and renames it into place."""
+    """Writes one blob to a temporary file; ``finish`` fsyncs it and renames it into place.
+
+    ``write`` (file + CRC) and ``hash`` (MD5) touch disjoint state, so they may run in two threads
+    at once on the same buffer."""
 
     def __init__(self, tmp_path: Path, fsync: bool = True) -> None:
         self.tmp_path = tmp_path
         self.fsync = fsync
-        self.fd: int | None = None
+        self.fd = -1
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.crc = 0
         self.size = 0
 
-    def write(self, data: bytes | bytearray) -> None:
-        if self.fd is None:
+    def write(self, data: bytes) -> None:
+        if self.fd < 0:
             self.fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
-        # hashlib and fastcrc release the GIL on large buffers, so hashing overlaps the network.
-        self.md5.update(data)
         self.crc = crc64.crc64(data, self.crc)
         self.size += len(data)
 
-    def finish(self, data: bytes | bytearray, final_path: Path) -> None:
+    def hash(self, data: bytes) -> None:
+        self.md5.update(data)
+
+    def finish(self, data: bytes, final_path: Path) -> None:
         self.write(data)
-        assert self.fd is not None
         if self.fsync:
             os.fsync(self.fd)
         os.close(self.fd)
-        self.fd = None
+        self.fd = -1
         try:
             os.rename(self.tmp_path, final_path)
         except FileNotFoundError:
@@ -55,9 +61,9 @@ class BlobWriter:
             os.rename(self.tmp_path, final_path)
 
     def abort(self) -> None:
-        if self.fd is not None:
+        if self.fd >= 0:
             os.close(self.fd)
-            self.fd = None
+            self.fd = -1
         self.tmp_path.unlink(missing_ok=True)
 
 
@@ -69,37 +75,76 @@ async def write_blob(
     limit: int | None,
     fsync: bool = True,
 ) -> StagedBlob:
-    """Stream ``body`` into a durable file, keeping at most two flush buffers in memory."""
+    """Stream ``body`` into a durable file, keeping at most two flush buffers in memory.
+
+    While one buffer is written and hashed in worker threads the loop fills the next; MD5 (~700 MB/s)
+    is the slowest step, so it runs beside the write and CRC rather than after them."""
     writer = BlobWriter(tmp_path, fsync)
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future[None] | None = None
-    buffer = bytearray()
-    received = 0
+    pending: list[asyncio.Future[None]] = []
+    chunks: list[bytes] = []
+    buffered = received = 0
     try:
         async for chunk in body:
             received += len(chunk)
             if limit is not None and received > limit:
                 raise errors.EntityTooLarge(f"The body exceeds the maximum allowed size of {limit} bytes.")
-            buffer += chunk
-            if len(buffer) >= FLUSH_BYTES:
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, writer.write, buffer)
-                buffer = bytearray()
-        if pending is not None:
-            await pending
-            pending = None
-        if not writer.fsync and writer.fd is None and len(buffer) <= INLINE_BYTES:
+            chunks.append(chunk)
+            buffered += len(chunk)
+            if buffered >= FLUSH_BYTES:
+                await _all(pending)
+                data = _joined(chunks)
+                pending = [
+                    loop.run_in_executor(None, writer.write, data),
+                    loop.run_in_executor(None, writer.hash, data),
+                ]
+                chunks, buffered = [], 0
+        await _all(pending)
+        pending = []
+        buffer = _joined(chunks)
+        if not fsync and received <= INLINE_BYTES:
+            writer.hash(buffer)
             writer.finish(buffer, final_path)  # a few page-cache writes: cheaper than a thread hop
         else:
             # Off the loop: fsync takes about a millisecond even for a few bytes.
-            await loop.run_in_executor(None, writer.finish, buffer, final_path)
+            pending = [loop.run_in_executor(None, writer.finish, buffer, final_path)]
+            if len(buffer) <= INLINE_BYTES:
+                writer.hash(buffer)  # microseconds: cheaper than a second thread hop
+            else:
+                pending.append(loop.run_in_executor(None, writer.hash, buffer))
+            await _all(pending)
     except BaseException:
-        if pending is not None:
-            await asyncio.wait([pending])
-        writer.abort()
+        _abort_when_done(writer, pending, final_path)
         raise
     return StagedBlob(blob_id, writer.size, writer.md5.digest(), writer.crc)
+
+
+def _joined(chunks: list[bytes]) -> bytes:
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _all(futures: list[asyncio.Future[None]]) -> None:
+    # Shielded: cancelling the task must not mark a future done while its thread still runs.
+    for future in futures:
+        await asyncio.shield(future)
+
+
+def _abort_when_done(writer: BlobWriter, futures: list[asyncio.Future[None]], final_path: Path) -> None:
+    """Delete the file (renamed or not) once no thread uses its descriptor any more: a closed
+    descriptor's number may be reused by another file at once. Not awaited, so a second cancellation
+    cannot skip it."""
+
+    def done(_: object = None) -> None:
+        if all(f.done() for f in futures):
+            for future in futures:
+                if not future.cancelled():
+                    future.exception()  # retrieved: the first error is the one raised
+            writer.abort()
+            final_path.unlink(missing_ok=True)
+
+    for future in futures:
+        future.add_done_callback(done)
+    done()
 
 
 class BlobReader:
@@ -148,3 +193,34 @@ class BlobReader:
 
     def __del__(self) -> None:
         self.close()
+
+
+class Reaper:
+    """Deletes files in a thread of its own: freeing a large file takes tens of milliseconds, and
+    handing paths to one long-lived thread costs the event loop a queue put, not a wake-up per batch."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[list[Path] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ossdoc-reaper", daemon=True)
+        self._thread.start()
+
+    def unlink(self, paths: list[Path]) -> None:
+        if paths:
+            self._queue.put(paths)
+
+    def _run(self) -> None:
+        while (paths := self._queue.get()) is not None:
+            for path in paths:
+                # A file that cannot go now is swept at the next open; the thread must live on.
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            self._queue.task_done()
+        self._queue.task_done()
+
+    async def settle(self) -> None:
+        """Wait until every file handed over so far is gone."""
+        await asyncio.to_thread(self._queue.join)
+
+    async def stop(self) -> None:
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)

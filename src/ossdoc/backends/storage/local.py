@@ -6,8 +6,10 @@ visible commits, and blobs an overwrite orphans are unlinked only after that com
 any instant leaves each key at its previous or its new complete content. Opening sweeps what a
 crash left behind (temporary files, blobs no row references).
 
-SQLite runs on the event-loop thread: its statements here take microseconds (WAL, no fsync per
-commit), and keeping commit + unlink free of awaits means no other request interleaves with them."""
+SQLite runs on the event-loop thread through one connection: its statements here take microseconds
+(WAL, no fsync per commit), and a transaction never awaits, so no other request interleaves with it.
+What would block the loop runs in threads: WAL checkpoints (they fsync) on a second connection, and
+unlinking dead blobs (freeing a large file takes tens of milliseconds)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +38,7 @@ from ossdoc.backends.storage.base import (
 )
 from ossdoc.backends.storage.blobs import (
     appended,
+    check_parts,
     check_position,
     clip,
     new_id,
@@ -43,30 +46,37 @@ from ossdoc.backends.storage.blobs import (
     prefix_end,
     segments_of,
 )
-from ossdoc.backends.storage.files import BlobReader, write_blob
+from ossdoc.backends.storage.files import BlobReader, Reaper, write_blob
+
+# Writes between two WAL checkpoints.
+CHECKPOINT_EVERY = 500
+# With fsync off, dead blobs are unlinked on the loop thread up to this many, this large in total.
+INLINE_UNLINKS = 4
+INLINE_UNLINK_BYTES = 1024 * 1024
 
 
 class LocalStorage:
-    def __init__(self, root: Path, db: sqlite3.Connection, fsync: bool = True) -> None:
+    def __init__(self, root: Path, fsync: bool = True) -> None:
+        """Open (or create) the store at ``root`` and sweep what a crash left; blocking, so async code
+        calls ``open``. ``fsync`` False trades durability on power loss for latency."""
         self.root = root
-        self.db = db
         self.fsync = fsync
-
-    @classmethod
-    async def open(cls, root: Path, fsync: bool = True) -> LocalStorage:
-        return await asyncio.to_thread(cls.open_sync, root, fsync)
-
-    @classmethod
-    def open_sync(cls, root: Path, fsync: bool = True) -> LocalStorage:
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         shutil.rmtree(root / "tmp", ignore_errors=True)
         (root / "tmp").mkdir()
-        storage = cls(root, sql.connect(root / "meta.sqlite3"), fsync)
-        storage.sweep()
-        return storage
+        self.db = sql.connect(root / "meta.sqlite3")
+        self._writes = 0
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._sweep()
+        self._reaper = Reaper()
 
-    def sweep(self) -> int:
-        """Delete blob files that no object or part references (left by a crash); return how many."""
+    @classmethod
+    async def open(cls, root: Path, fsync: bool = True) -> LocalStorage:
+        return await asyncio.to_thread(cls, root, fsync)
+
+    def _sweep(self) -> int:
+        """Delete blob files that no object or part references (left by a crash); return how many.
+        Only while nothing else runs: a staged blob is referenced by no row until its commit."""
         referenced = {row[0] for row in self.db.execute("SELECT blob_id FROM parts")}
         for (segments,) in self.db.execute("SELECT segments FROM objects"):
             referenced.update(blob_id for blob_id, _ in json.loads(segments))
@@ -80,9 +90,29 @@ class LocalStorage:
     def blob_path(self, blob_id: str) -> Path:
         return self.root / "blobs" / blob_id[:2] / blob_id
 
-    def _unlink(self, blob_ids: set[str]) -> None:
-        for blob_id in blob_ids:
-            self.blob_path(blob_id).unlink(missing_ok=True)
+    def _release(self, dead: Iterable[Segment], keep: Iterable[Segment] = ()) -> None:
+        """Delete the blob files of ``dead`` except those in ``keep``. Never awaited: a commit must not
+        raise (and have its blobs discarded by the caller) after it committed.
+
+        In the reaper's thread: freeing a large file takes tens of milliseconds, and with fsync on even
+        a small unlink waits for the filesystem journal (~100 µs). With fsync off a few small files go
+        at once, which measured cheaper than the hand-over."""
+        kept = {segment.blob_id for segment in keep}
+        gone = [segment for segment in dead if segment.blob_id not in kept]
+        paths = [self.blob_path(segment.blob_id) for segment in gone]
+        if (
+            not self.fsync
+            and len(gone) <= INLINE_UNLINKS
+            and sum(s.size for s in gone) <= INLINE_UNLINK_BYTES
+        ):
+            for path in paths:
+                path.unlink(missing_ok=True)
+        else:
+            self._reaper.unlink(paths)
+
+    async def settle(self) -> None:
+        """Wait until the blob files released so far are gone."""
+        await self._reaper.settle()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -93,14 +123,27 @@ class LocalStorage:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        self._writes += 1
+        if self._writes >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._writes = 0
+            self._checkpoint = asyncio.get_running_loop().run_in_executor(
+                None, sql.checkpoint, self.root / "meta.sqlite3"
+            )
+            self._checkpoint.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not future.cancelled():
+            future.exception()  # a failed passive checkpoint is retried after the next writes
 
     # Buckets
     async def create_bucket(self, bucket: Bucket) -> None:
         try:
-            self.db.execute(
-                "INSERT INTO buckets VALUES (?, ?, ?, ?)",
-                (bucket.name, bucket.created, bucket.acl, bucket.storage_class),
-            )
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO buckets VALUES (?, ?, ?, ?)",
+                    (bucket.name, bucket.created, bucket.acl, bucket.storage_class),
+                )
         except sqlite3.IntegrityError as exc:
             raise errors.BucketAlreadyExists(BucketName=bucket.name) from exc
 
@@ -112,8 +155,9 @@ class LocalStorage:
         return [sql.to_bucket(row) for row in self.db.execute("SELECT * FROM buckets ORDER BY name")]
 
     async def set_bucket_acl(self, name: str, acl: str) -> None:
-        if self.db.execute("UPDATE buckets SET acl = ? WHERE name = ?", (acl, name)).rowcount == 0:
-            raise errors.NoSuchBucket(BucketName=name)
+        with self._transaction() as db:
+            if db.execute("UPDATE buckets SET acl = ? WHERE name = ?", (acl, name)).rowcount == 0:
+                raise errors.NoSuchBucket(BucketName=name)
 
     async def delete_bucket(self, name: str) -> None:
         with self._transaction() as db:
@@ -133,7 +177,7 @@ class LocalStorage:
         )
 
     async def discard(self, blob: StagedBlob) -> None:
-        self._unlink({blob.blob_id})
+        self._release([Segment(blob.blob_id, blob.size)])
 
     def read(self, record: ObjectRecord, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         pieces = clip(record.segments, start, record.size if end is None else end)
@@ -164,7 +208,7 @@ class LocalStorage:
                 sql.object_row(record),
             )
         if old is not None:
-            self._unlink({s.blob_id for s in old.segments} - {s.blob_id for s in record.segments})
+            self._release(old.segments, keep=record.segments)
         return record
 
     async def commit_object(
@@ -195,6 +239,8 @@ class LocalStorage:
     async def copy_object(
         self, source: ObjectRecord, bucket: str, key: str, *, meta: ObjectMeta, check: Check | None = None
     ) -> ObjectRecord:
+        # Blob files are immutable, so a hard link shares the bytes; the copy's own name keeps them
+        # alive when the source is overwritten or deleted.
         segments = []
         try:
             for segment in source.segments:
@@ -203,6 +249,8 @@ class LocalStorage:
                 target.parent.mkdir(exist_ok=True)
                 try:
                     os.link(self.blob_path(segment.blob_id), target)
+                except FileNotFoundError as exc:
+                    raise errors.NoSuchKey(Key=source.key) from exc  # overwritten or deleted meanwhile
                 except OSError:
                     await asyncio.to_thread(shutil.copyfile, self.blob_path(segment.blob_id), target)
                 segments.append(Segment(blob_id, segment.size))
@@ -211,7 +259,7 @@ class LocalStorage:
             )
             return self._commit(record, check)
         except BaseException:
-            self._unlink({s.blob_id for s in segments})
+            self._release(segments)
             raise
 
     async def append_object(
@@ -260,7 +308,7 @@ class LocalStorage:
                 db.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key.encode()))
         if old is None:
             return False
-        self._unlink({s.blob_id for s in old.segments})
+        self._release(old.segments)
         return True
 
     async def list_objects(self, bucket: str, prefix: str, after: bytes, limit: int) -> list[ObjectRecord]:
@@ -301,7 +349,8 @@ class LocalStorage:
         with self._transaction() as db:
             self._require_upload(db, upload)
             old = db.execute(
-                "SELECT blob_id FROM parts WHERE upload_id = ? AND number = ?", (upload.upload_id, number)
+                "SELECT blob_id, size FROM parts WHERE upload_id = ? AND number = ?",
+                (upload.upload_id, number),
             ).fetchone()
             db.execute(
                 f"INSERT OR REPLACE INTO parts (upload_id, {sql.PART_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
@@ -316,7 +365,7 @@ class LocalStorage:
                 ),
             )
         if old is not None:
-            self._unlink({old[0]})
+            self._release([Segment(old[0], old[1])])
         return part
 
     def _parts(self, upload_id: str) -> list[Part]:
@@ -335,11 +384,22 @@ class LocalStorage:
         low = prefix.encode()
         high = prefix_end(low)
         marker = key_marker.encode()
-        query = (
-            f"SELECT {sql.UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ?"
-            " AND (key > ? OR (key = ? AND ? != '' AND upload_id > ?))"
-        )
-        args: list[object] = [bucket, low, marker, marker, upload_id_marker, upload_id_marker]
+        query = f"SELECT {sql.UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ? AND (key > ?"
+        args: list[object] = [bucket, low, marker]
+        if upload_id_marker:
+            # Uploads of one key are listed by initiation, so the page resumes after the marker's
+            # (initiated, upload_id); if the marker upload is gone, after its id as OSS documents.
+            found = self.db.execute(
+                "SELECT initiated FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+                (upload_id_marker, bucket, marker),
+            ).fetchone()
+            if found is None:
+                query += " OR (key = ? AND upload_id > ?)"
+                args += [marker, upload_id_marker]
+            else:
+                query += " OR (key = ? AND (initiated > ? OR (initiated = ? AND upload_id > ?)))"
+                args += [marker, found[0], found[0], upload_id_marker]
+        query += ")"
         if high is not None:
             query += " AND key < ?"
             args.append(high)
@@ -363,7 +423,9 @@ class LocalStorage:
         with self._transaction() as db:
             self._require_upload(db, upload)
             self._require_bucket(db, upload.bucket)
-            stored = {p.blob_id for p in self._parts(upload.upload_id)}
+            current = self._parts(upload.upload_id)
+            check_parts(upload, parts, {p.number: p.blob_id for p in current})
+            stored = [Segment(p.blob_id, p.size) for p in current]
             old = self._get(upload.bucket, upload.key)
             if check is not None:
                 check(old)
@@ -373,20 +435,19 @@ class LocalStorage:
             )
             db.execute("DELETE FROM parts WHERE upload_id = ?", (upload.upload_id,))
             db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload.upload_id,))
-        used = {p.blob_id for p in parts}
-        orphans = stored - used
-        if old is not None:
-            orphans |= {s.blob_id for s in old.segments} - used
-        self._unlink(orphans)
+        self._release([*stored, *(old.segments if old else ())], keep=record.segments)
         return record
 
     async def abort_upload(self, upload: Upload) -> None:
         with self._transaction() as db:
             self._require_upload(db, upload)
-            blobs = {p.blob_id for p in self._parts(upload.upload_id)}
+            blobs = [Segment(p.blob_id, p.size) for p in self._parts(upload.upload_id)]
             db.execute("DELETE FROM parts WHERE upload_id = ?", (upload.upload_id,))
             db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload.upload_id,))
-        self._unlink(blobs)
+        self._release(blobs)
 
     async def close(self) -> None:
+        await self._reaper.stop()
+        if self._checkpoint is not None:
+            await asyncio.wait([self._checkpoint])
         self.db.close()

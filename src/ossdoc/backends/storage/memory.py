@@ -18,7 +18,16 @@ from ossdoc.backends.storage.base import (
     StagedBlob,
     Upload,
 )
-from ossdoc.backends.storage.blobs import appended, check_position, clip, new_id, new_upload_id, segments_of
+from ossdoc.backends.storage.blobs import (
+    appended,
+    check_parts,
+    check_position,
+    clip,
+    new_id,
+    new_upload_id,
+    segments_of,
+)
+from ossdoc.backends.storage.files import READ_CHUNK
 
 
 class MemoryStorage:
@@ -69,13 +78,16 @@ class MemoryStorage:
         self.blobs.pop(blob.blob_id, None)
 
     def read(self, record: ObjectRecord, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        # Looked up now: an overwrite or delete after this call must not change what is streamed.
         pieces = [
-            self.blobs[s.blob_id][o : o + n] for s, o, n in clip(record.segments, start, end or record.size)
+            (self.blobs[s.blob_id], offset, length)
+            for s, offset, length in clip(record.segments, start, record.size if end is None else end)
         ]
 
         async def chunks() -> AsyncIterator[bytes]:
-            for piece in pieces:
-                yield piece
+            for data, offset, length in pieces:
+                for at in range(offset, offset + length, READ_CHUNK):
+                    yield data[at : min(at + READ_CHUNK, offset + length)]
 
         return chunks()
 
@@ -207,23 +219,28 @@ class MemoryStorage:
     async def list_uploads(
         self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, limit: int
     ) -> list[Upload]:
+        def order(u: Upload) -> tuple[bytes, float, str]:
+            return (u.key.encode(), u.initiated, u.upload_id)
+
         found = sorted(
-            (u for u in self.uploads.values() if u.bucket == bucket and u.key.startswith(prefix)),
-            key=lambda u: (u.key.encode(), u.initiated, u.upload_id),
+            (u for u in self.uploads.values() if u.bucket == bucket and u.key.startswith(prefix)), key=order
         )
         marker = key_marker.encode()
-        found = [
+        after = self.uploads.get(upload_id_marker)
+        if upload_id_marker and after is not None and (after.bucket, after.key) == (bucket, key_marker):
+            return [u for u in found if order(u) > order(after)][:limit]
+        return [
             u
             for u in found
             if u.key.encode() > marker
             or (u.key.encode() == marker and upload_id_marker and u.upload_id > upload_id_marker)
-        ]
-        return found[:limit]
+        ][:limit]
 
     async def complete_upload(
         self, upload: Upload, parts: list[Part], *, etag: str, crc64: int, check: Check | None = None
     ) -> ObjectRecord:
         stored = self._parts(upload)
+        check_parts(upload, parts, {n: p.blob_id for n, p in stored.items()})
         record = ObjectRecord(
             upload.bucket,
             upload.key,

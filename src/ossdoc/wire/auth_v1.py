@@ -1,141 +1,27 @@
 """OSS signature V1: HMAC-SHA1 over the verb, Content-MD5, Content-Type, date, x-oss-* headers and
-the canonical resource."""
+the canonical resource (``/<bucket>/<decoded key>`` plus the signed sub-resources)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from email.utils import parsedate_to_datetime
+from calendar import timegm
+from datetime import UTC
+from email.utils import formatdate, parsedate_to_datetime
+from time import strptime
 
 from ossdoc import errors
-from ossdoc.wire.signing import KeyStore, SignedRequest, check_skew, matches, secret_of
-
-# Sub-resources that go into the canonical resource, as each SDK signs them.
-OSS2_SUBRESOURCES = frozenset(
-    [
-        "response-content-type",
-        "response-content-language",
-        "response-cache-control",
-        "logging",
-        "response-content-encoding",
-        "acl",
-        "uploadId",
-        "uploads",
-        "partNumber",
-        "group",
-        "link",
-        "delete",
-        "website",
-        "location",
-        "objectInfo",
-        "objectMeta",
-        "response-expires",
-        "response-content-disposition",
-        "cors",
-        "lifecycle",
-        "restore",
-        "qos",
-        "referer",
-        "stat",
-        "bucketInfo",
-        "append",
-        "position",
-        "security-token",
-        "live",
-        "comp",
-        "status",
-        "vod",
-        "startTime",
-        "endTime",
-        "x-oss-process",
-        "symlink",
-        "callback",
-        "callback-var",
-        "tagging",
-        "encryption",
-        "versions",
-        "versioning",
-        "versionId",
-        "policy",
-        "requestPayment",
-        "x-oss-traffic-limit",
-        "qosInfo",
-        "asyncFetch",
-        "x-oss-request-payer",
-        "sequential",
-        "inventory",
-        "inventoryId",
-        "continuation-token",
-        "worm",
-        "wormId",
-        "wormExtend",
-        "replication",
-        "replicationLocation",
-        "replicationProgress",
-        "transferAcceleration",
-        "cname",
-        "metaQuery",
-        "x-oss-ac-source-ip",
-        "x-oss-ac-subnet-mask",
-        "x-oss-ac-vpc-id",
-        "x-oss-ac-forward-allow",
-        "resourceGroup",
-        "style",
-        "styleName",
-        "x-oss-async-process",
-        "regionList",
-        "x-oss-write-get-object-response",
-        "bucketArchiveDirectRead",
-        "httpsConfig",
-        "redundancyTransition",
-        "x-oss-target-redundancy-type",
-        "x-oss-redundancy-transition-taskid",
-        "accessPoint",
-        "accessPointPolicy",
-        "publicAccessBlock",
-        "x-oss-access-point-name",
-        "requesterQosInfo",
-        "qosRequester",
-        "resourcePoolInfo",
-        "resourcePool",
-        "resourcePoolBuckets",
-    ]
-)
-V2_SUBRESOURCES = frozenset(
-    [
-        "acl",
-        "bucketInfo",
-        "location",
-        "stat",
-        "delete",
-        "append",
-        "tagging",
-        "objectMeta",
-        "uploads",
-        "uploadId",
-        "partNumber",
-        "security-token",
-        "position",
-        "response-content-type",
-        "response-content-language",
-        "response-expires",
-        "response-cache-control",
-        "response-content-disposition",
-        "response-content-encoding",
-        "restore",
-        "callback",
-        "callback-var",
-        "versions",
-        "versioning",
-        "versionId",
-        "sequential",
-        "continuation-token",
-        "regionList",
-        "cloudboxes",
-        "symlink",
-        "resourceGroup",
-    ]
+from ossdoc.wire.auth_subresources import OSS2_SUBRESOURCES, V2_SUBRESOURCES
+from ossdoc.wire.signing import (
+    MISMATCH,
+    KeyStore,
+    SignedRequest,
+    check_skew,
+    header_text,
+    matches,
+    secret_of,
+    signed_headers,
 )
 
 
@@ -148,12 +34,13 @@ def canonical_resource(req: SignedRequest, subresources: frozenset[str]) -> str:
 
 
 def strings_to_sign(req: SignedRequest, date: str) -> list[str]:
-    headers = req.headers
-    oss_headers = "".join(f"{k}:{v.strip()}\n" for k, v in sorted(headers.items()) if k.startswith("x-oss-"))
-    md5, content_type = headers.get("content-md5", ""), headers.get("content-type", "")
-    head = f"{req.method}\n{md5}\n{content_type}\n{date}\n{oss_headers}"
-    resources = {canonical_resource(req, OSS2_SUBRESOURCES), canonical_resource(req, V2_SUBRESOURCES)}
-    return [head + resource for resource in sorted(resources)]
+    """The StringToSign of each SDK, oss2's first; usually they are one and the same."""
+    md5 = header_text(req.headers.get("content-md5", ""))
+    content_type = header_text(req.headers.get("content-type", ""))
+    head = f"{req.method}\n{md5}\n{content_type}\n{date}\n{signed_headers(req.headers)}"
+    forms = [head + canonical_resource(req, OSS2_SUBRESOURCES)]
+    v2 = head + canonical_resource(req, V2_SUBRESOURCES)
+    return forms if v2 == forms[0] else [*forms, v2]
 
 
 def sign(secret: str, string_to_sign: str) -> str:
@@ -166,24 +53,32 @@ def _verify(req: SignedRequest, keys: KeyStore, key_id: str, signature: str, dat
     candidates = strings_to_sign(req, date)
     if not matches((sign(secret, s) for s in candidates), signature):
         raise errors.SignatureDoesNotMatch(
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-            StringToSign=candidates[0],
-            OSSAccessKeyId=key_id,
+            MISMATCH, StringToSign=candidates[0], SignatureProvided=signature, OSSAccessKeyId=key_id
         )
     return key_id
+
+
+def parse_date(value: str) -> float:
+    """An HTTP date (RFC 1123, as both SDKs send it); a V4-style ``20060102T150405Z`` is also read."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            return float(timegm(strptime(value, "%Y%m%dT%H%M%SZ")))
+        except ValueError:
+            raise errors.AccessDenied("OSS authentication requires a valid Date.") from None
+    if parsed.tzinfo is None:  # "-0000" means UTC without a zone, not local time
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def verify_header(req: SignedRequest, authorization: str, keys: KeyStore, now: float, max_skew: int) -> str:
     key_id, sep, signature = authorization[len("OSS ") :].strip().partition(":")
     if not sep or not key_id or not signature:
         raise errors.InvalidArgument("Authorization header is invalid.", ArgumentName="Authorization")
+    # oss2 and the v2 SDK sign x-oss-date instead of Date when a request carries one.
     date = req.headers.get("x-oss-date") or req.headers.get("date", "")
-    try:
-        signed_at = parsedate_to_datetime(date).timestamp()
-    except (TypeError, ValueError, IndexError) as exc:
-        raise errors.AccessDenied("OSS authentication requires a valid Date.") from exc
-    check_skew(signed_at, now, max_skew)
+    check_skew(parse_date(date), now, max_skew)
     return _verify(req, keys, key_id, signature, date)
 
 
@@ -192,10 +87,13 @@ def verify_query(req: SignedRequest, keys: KeyStore, now: float) -> str:
     key_id, expires, signature = params.get("OSSAccessKeyId"), params.get("Expires"), params.get("Signature")
     if not key_id or not expires or not signature:
         raise errors.AccessDenied("A presigned URL needs OSSAccessKeyId, Expires and Signature.")
-    try:
-        expiry = int(expires)
-    except ValueError as exc:
-        raise errors.AccessDenied("Expires must be a number of seconds since the epoch.") from exc
-    if now > expiry:
-        raise errors.AccessDenied("Request has expired.", Expires=expires)
+    if not expires.isdigit():
+        raise errors.AccessDenied("Expires must be a number of seconds since the epoch.", Expires=expires)
+    if now > int(expires):
+        raise errors.AccessDenied(
+            "Request has expired.",
+            Expires=formatdate(int(expires), usegmt=True),
+            ServerTime=formatdate(now, usegmt=True),
+        )
+    # The expiry takes the place of Date in the string to sign.
     return _verify(req, keys, key_id, signature, expires)

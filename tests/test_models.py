@@ -3,10 +3,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ossdoc import models
 from ossdoc.models import PRESETS, ModelError, Preset, resolve_model
 
 
@@ -25,7 +27,7 @@ def _make_parts(root: Path, name: str, count: int) -> tuple[Preset, bytes]:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
+def site(tmp_path: Path) -> Iterator[Path]:
     root = tmp_path / "site"
     root.mkdir()
     sys.path.insert(0, str(root))
@@ -40,10 +42,22 @@ def test_assembles_verifies_and_caches(site: Path, tmp_path: Path) -> None:
     assert path.read_bytes() == data
     sidecar = cache / "toy.sha256.json"
     assert sidecar.exists()
-    # A second resolve trusts the sidecar and does not rewrite the file.
+    # A second resolve trusts the sidecar: neither re-assembled nor re-hashed.
     mtime = path.stat().st_mtime_ns
-    assert resolve_model("toy", cache, {"toy": preset}) == path
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models, "_assemble", None)
+        patch.setattr(models, "_hash_file", None)
+        assert resolve_model("toy", cache, {"toy": preset}) == path
     assert path.stat().st_mtime_ns == mtime
+
+
+def test_a_crash_leftover_is_replaced(site: Path, tmp_path: Path) -> None:
+    preset, data = _make_parts(site, "toyparts_d", 2)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "toy.gguf.partial").write_bytes(b"half a model")
+    assert resolve_model("toy", cache, {"toy": preset}).read_bytes() == data
+    assert sorted(p.name for p in cache.iterdir()) == ["toy.gguf", "toy.sha256.json"]
 
 
 def test_hash_mismatch_refuses_and_leaves_nothing(site: Path, tmp_path: Path) -> None:
@@ -79,8 +93,10 @@ def test_unknown_name_and_plain_path(tmp_path: Path) -> None:
     assert resolve_model(str(gguf), tmp_path) == gguf
 
 
-def test_bundled_presets_resolve_by_hash(tmp_path: Path) -> None:
+def test_bundled_presets_resolve_by_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = resolve_model("smollm2-135m", tmp_path)
-    assert path.name.endswith(".gguf")
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"  # one part: used where it is installed
     assert (tmp_path / "smollm2-135m.sha256.json").exists()
+    monkeypatch.setattr(models, "_hash_file", None)  # verified once: the sidecar is enough now
+    assert resolve_model("smollm2-135m", tmp_path) == path
     assert set(PRESETS) >= {"qwen2.5-coder-0.5b", "smollm2-135m", "qwen2.5-coder-1.5b"}

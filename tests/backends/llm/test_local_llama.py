@@ -1,59 +1,181 @@
+"""LocalLlama on SmolLM2-135M (98 MB): streaming, exact usage, stop strings, cancellation."""
+
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 
-from ossdoc.backends.llm.base import Message, Sampling
-from ossdoc.backends.llm.local import LocalLlama
+from ossdoc.backends.llm import Chunk, LLMError, Message, Sampling, create_backend
+from ossdoc.backends.llm.local import LocalLlama, StopText
+from ossdoc.config import Settings
 from ossdoc.models import resolve_model
 
-pytestmark = [pytest.mark.anyio, pytest.mark.model]
-MESSAGES = [
+pytestmark = pytest.mark.anyio
+model = pytest.mark.model
+STORY = [
     Message("system", "You are a helpful assistant."),
     Message("user", "Write a long story about a cat."),
 ]
 
 
 @pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> LocalLlama:
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLlama]:
     path = resolve_model("smollm2-135m", tmp_path_factory.mktemp("models"))
-    return LocalLlama(path, name="smollm2-135m", context_size=2048, threads=2)
+    backend = LocalLlama(path, name="smollm2-135m", context_size=2048, threads=2)
+    yield backend
+    asyncio.run(backend.close())
 
 
+def stopped(worker: Future[None] | None) -> bool:
+    assert worker is not None
+    worker.result(timeout=10)
+    return worker.done()
+
+
+async def collect(stream: AsyncIterator[Chunk]) -> list[Chunk]:
+    return [c async for c in stream]
+
+
+@model
 async def test_streams_with_exact_usage(llama: LocalLlama) -> None:
-    chunks = [c async for c in llama.generate(MESSAGES, Sampling(max_tokens=16, temperature=0))]
-    assert chunks[-1].finish_reason in ("stop", "length")
-    counts = [c.output_tokens for c in chunks[:-1]]
-    assert counts == list(range(1, len(counts) + 1))
-    assert chunks[0].input_tokens == len(llama.prompt_tokens(MESSAGES))
-    assert "".join(c.text for c in chunks).strip()
-    assert await llama.count_tokens("hello world") >= 2
+    chunks = await collect(llama.generate(STORY, Sampling(max_tokens=16, temperature=0)))
+    *tokens, last = chunks
+    assert [c.output_tokens for c in tokens] == list(range(1, len(tokens) + 1))
+    assert all(c.finish_reason is None for c in tokens)
+    assert {c.input_tokens for c in chunks} == {len(llama.prompt_tokens(STORY))}
+    assert (last.output_tokens, last.finish_reason) == (16, "length")  # a long story: not done in 16
+    text = "".join(c.text for c in chunks)
+    assert text.strip()
+    assert await llama.count_tokens(text) in range(14, 19)  # re-tokenizing may merge or split a few
+    assert await llama.count_tokens("") == 0
 
 
-async def test_cancel_stops_the_worker_and_frees_the_model(llama: LocalLlama) -> None:
+@model
+async def test_greedy_is_deterministic_and_seeded_sampling_repeats(llama: LocalLlama) -> None:
+    greedy = Sampling(max_tokens=12, temperature=0)
+    first = "".join(c.text for c in await collect(llama.generate(STORY, greedy)))
+    assert "".join(c.text for c in await collect(llama.generate(STORY, greedy))) == first
+    seeded = Sampling(max_tokens=12, temperature=1.0, seed=7)
+    one = "".join(c.text for c in await collect(llama.generate(STORY, seeded)))
+    assert "".join(c.text for c in await collect(llama.generate(STORY, seeded))) == one
+
+
+@model
+async def test_end_of_text_finishes_with_stop(llama: LocalLlama) -> None:
+    messages = [Message("user", "Reply with the single word: yes")]
+    chunks = await collect(llama.generate(messages, Sampling(max_tokens=32, temperature=0)))
+    assert chunks[-1].finish_reason == "stop"
+    assert chunks[-1].output_tokens < 32
+
+
+@model
+async def test_stop_string_is_never_shown(llama: LocalLlama) -> None:
+    sampling = Sampling(max_tokens=60, temperature=0, stop=("e",))
+    chunks = await collect(llama.generate(STORY, sampling))
+    assert "e" not in "".join(c.text for c in chunks)
+    assert chunks[-1].finish_reason == "stop"
+
+
+@model
+async def test_closing_stops_the_worker_within_a_token_and_frees_the_model(llama: LocalLlama) -> None:
     before = llama.tokens_after_cancel
-    stream: AsyncIterator[object] = llama.generate(MESSAGES, Sampling(max_tokens=400))
+    stream = llama.generate(STORY, Sampling(max_tokens=400))
     for _ in range(3):
         await stream.__anext__()
     await stream.aclose()  # type: ignore[attr-defined]
+    # aclose() returns once the worker is done with the model (its thread exits right after).
+    assert stopped(llama.worker)
     assert llama.tokens_after_cancel - before <= 1
-    # The lock is free again: the next generation starts at once.
-    second = llama.generate(MESSAGES, Sampling(max_tokens=2))
+    second = llama.generate(STORY, Sampling(max_tokens=2))
     first = await asyncio.wait_for(second.__anext__(), timeout=5)
     assert first.output_tokens == 1
     await second.aclose()  # type: ignore[attr-defined]
 
 
-def test_stop_strings(llama: LocalLlama) -> None:
-    async def run() -> str:
-        return "".join(
-            [
-                c.text
-                async for c in llama.generate(MESSAGES, Sampling(max_tokens=60, temperature=0, stop=("e",)))
-            ]
-        )
+@model
+async def test_cancelling_the_task_interrupts_the_prompt_evaluation(llama: LocalLlama) -> None:
+    document = " ".join(f"Line {n}: the cat sat on the mat and looked at the moon." for n in range(35))
+    messages = [Message("user", f"Summarize:\n{document}")]
+    prompt = llama.prompt_tokens(messages)
+    assert 500 < len(prompt) < 700
+    llama.llm.reset()  # nothing cached: the whole prompt must be evaluated
+    chunks: list[Chunk] = []
 
-    text = asyncio.run(run())
-    assert "e" not in text
+    async def consume() -> None:
+        chunks.extend(await collect(llama.generate(messages, Sampling(max_tokens=8))))
+
+    task = asyncio.create_task(consume())
+    while llama.llm.n_tokens == 0:  # the first step of the prompt is in
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert stopped(llama.worker)
+    assert chunks == []
+    assert 0 < llama.llm.n_tokens < len(prompt)  # stopped in the middle of the prompt
+    # The next request reuses what was evaluated and answers normally.
+    again = await collect(llama.generate(messages, Sampling(max_tokens=2, temperature=0)))
+    assert again[-1].output_tokens == 2
+
+
+@model
+async def test_one_generation_at_a_time(llama: LocalLlama) -> None:
+    order: list[str] = []
+
+    async def run(name: str) -> None:
+        async for chunk in llama.generate(STORY, Sampling(max_tokens=4)):
+            order.append(name if chunk.finish_reason is None else name.upper())
+
+    await asyncio.gather(run("a"), run("b"))
+    assert order == ["a"] * 4 + ["A"] + ["b"] * 4 + ["B"]
+
+
+@model
+async def test_prompt_longer_than_the_context(llama: LocalLlama) -> None:
+    with pytest.raises(LLMError, match="does not fit"):
+        await collect(llama.generate([Message("user", "cat " * 3000)], Sampling()))
+
+
+@model
+def test_create_backend_loads_the_preset(tmp_path: Path) -> None:
+    settings = Settings(llm="local", model="smollm2-135m", context_size=512, threads=1)
+    backend = create_backend(settings, tmp_path)
+    assert isinstance(backend, LocalLlama)
+    assert (backend.info.name, backend.info.context_size) == ("smollm2-135m", 512)
+    assert (tmp_path / "models" / "smollm2-135m.sha256.json").exists()
+    asyncio.run(backend.close())
+
+
+def test_unloadable_model_is_an_llm_error(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    with pytest.raises(LLMError, match="cannot load"):
+        LocalLlama(bad, name="bad", context_size=256, threads=1)
+
+
+def test_stop_text_holds_back_what_may_start_a_stop_string() -> None:
+    text = StopText(("\n\n", "END"))
+    assert text.add(b"Hello\n") == ("Hello", False)
+    assert text.add(b"wor") == ("\nwor", False)
+    assert text.add(b"ld E") == ("ld ", False)
+    assert text.add(b"N") == ("", False)
+    assert text.add(b"Dless") == ("", True)
+    assert text.flush() == ""
+
+
+def test_stop_text_joins_split_utf8_and_flushes() -> None:
+    text = StopText(())
+    data = "猫 café".encode()
+    assert text.add(data[:2]) == ("", False)
+    assert text.add(data[2:8]) == ("猫 caf", False)
+    assert text.add(data[8:]) == ("é", False)
+    assert text.add(b"\xe7") == ("", False)
+    assert text.flush() == "\ufffd"
+    held = StopText(("STOP",))
+    assert held.add(b"go ST") == ("go ", False)
+    assert held.flush() == "ST"

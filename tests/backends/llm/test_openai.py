@@ -1,95 +1,204 @@
-"""The OpenAI-compatible backend against a real server: llama-cpp-python's, on 127.0.0.1."""
+"""The OpenAI-compatible backend: against a real server (llama-cpp-python's, on 127.0.0.1), and
+against scripted replies for what that server never sends (usage, errors, a cut stream)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 
-from ossdoc.backends.llm import LLMError, Message, Sampling
+from ossdoc.backends.llm import LLMError, Message, Sampling, create_backend
 from ossdoc.backends.llm.openai import OpenAICompatible
+from ossdoc.config import Settings
 from ossdoc.models import resolve_model
 from ossdoc_server import free_port
 
-pytestmark = [pytest.mark.anyio, pytest.mark.model]
+pytestmark = pytest.mark.anyio
 MESSAGES = [Message("user", "Say hello.")]
 
 
+class ModelServer(NamedTuple):
+    base_url: str
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
     model = resolve_model("smollm2-135m", tmp_path_factory.mktemp("models"))
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "log"
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "2048",
-                "--n_threads",
-                "2",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # its disconnect notice, at once
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, Path(log).read_text()[-2000:]
-            try:
-                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield base
+        wait_for(lambda: ready(base, process, log), "the model server to start")
+        yield ModelServer(base, log)
     finally:
         process.terminate()
-        process.wait(20)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-async def test_streams_text_and_usage(model_server: str) -> None:
-    backend = OpenAICompatible(model_server)
+def ready(base: str, process: subprocess.Popen[bytes], log: Path) -> bool:
+    assert process.poll() is None, log.read_text()[-2000:]
+    try:
+        return httpx.get(f"{base}/models", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.model
+async def test_streams_text_and_usage(model_server: ModelServer) -> None:
+    backend = OpenAICompatible(model_server.base_url)
     try:
         chunks = [c async for c in backend.generate(MESSAGES, Sampling(max_tokens=12, temperature=0))]
+        *deltas, last = chunks
         assert "".join(c.text for c in chunks).strip()
-        last = chunks[-1]
-        assert last.finish_reason in ("stop", "length")
-        assert last.input_tokens > 0
-        assert 0 < last.output_tokens <= 12
+        assert [c.output_tokens for c in deltas] == list(range(1, len(deltas) + 1))
+        assert (last.finish_reason, last.output_tokens) in {("stop", len(deltas)), ("length", 12)}
+        # This server sends no usage: the prompt is counted by its tokenizer, from the first chunk.
+        assert {c.input_tokens for c in chunks} == {await backend.count_tokens(MESSAGES[0].content)}
         assert await backend.count_tokens("hello world, how are you") >= 3
     finally:
         await backend.close()
 
 
-async def test_closing_early(model_server: str) -> None:
-    backend = OpenAICompatible(model_server)
+@pytest.mark.model
+async def test_closing_early_stops_the_server(model_server: ModelServer) -> None:
+    backend = OpenAICompatible(model_server.base_url)
     try:
-        stream = backend.generate(MESSAGES, Sampling(max_tokens=200))
-        await stream.__anext__()
+        stream = backend.generate([Message("user", "Write a long story.")], Sampling(max_tokens=400))
+        for _ in range(3):
+            await stream.__anext__()
         await stream.aclose()  # type: ignore[attr-defined]
-        # The server is free for the next request.
+        # The server noticed the closed connection and stopped generating.
+        wait_for(lambda: "Disconnected from client" in model_server.log.read_text(), "the disconnect", 30)
         chunks = [c async for c in backend.generate(MESSAGES, Sampling(max_tokens=3))]
         assert chunks[-1].finish_reason is not None
     finally:
         await backend.close()
 
 
-async def test_unreachable_server_is_an_llm_error() -> None:
-    backend = OpenAICompatible(f"http://127.0.0.1:{free_port()}/v1")
-    with pytest.raises(LLMError):
+@pytest.mark.model
+async def test_http_error_status_is_an_llm_error(model_server: ModelServer) -> None:
+    backend = OpenAICompatible(model_server.base_url.removesuffix("/v1") + "/nowhere")
+    with pytest.raises(LLMError, match="answered 404"):
         [c async for c in backend.generate(MESSAGES, Sampling(max_tokens=3))]
     await backend.close()
+
+
+async def test_unreachable_server_is_an_llm_error() -> None:
+    backend = OpenAICompatible(f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(LLMError, match="unreachable"):
+        [c async for c in backend.generate(MESSAGES, Sampling(max_tokens=3))]
+    assert await backend.count_tokens("x" * 30) == 10  # no tokenizer to ask: an estimate
+    await backend.close()
+
+
+def scripted(events: list[str], seen: list[httpx.Request]) -> httpx.MockTransport:
+    """A server that has no tokenizer and answers every completion with ``events``."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if not request.url.path.endswith("/chat/completions"):
+            return httpx.Response(404)
+        body = "".join(f"data: {e}\n\n" for e in events)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    return httpx.MockTransport(handle)
+
+
+def delta(text: str, finish: str | None = None) -> str:
+    return json.dumps({"choices": [{"delta": {"content": text}, "finish_reason": finish}]})
+
+
+Row = tuple[str, int, int, str | None]
+
+
+async def run(events: list[str], seen: list[httpx.Request] | None = None) -> list[Row]:
+    requests: list[httpx.Request] = [] if seen is None else seen
+    backend = OpenAICompatible("http://llm.test/v1", model="m", transport=scripted(events, requests))
+    try:
+        chunks = [c async for c in backend.generate(MESSAGES, Sampling(max_tokens=5, stop=("\n",), seed=3))]
+    finally:
+        await backend.close()
+    return [(c.text, c.input_tokens, c.output_tokens, c.finish_reason) for c in chunks]
+
+
+async def test_the_final_usage_replaces_the_counts() -> None:
+    usage = json.dumps({"choices": [], "usage": {"prompt_tokens": 21, "completion_tokens": 4}})
+    seen: list[httpx.Request] = []
+    chunks = await run([delta("Hel"), delta("lo"), delta("", "length"), usage, "[DONE]"], seen)
+    estimate = len(MESSAGES[0].content) // 3
+    assert chunks == [("Hel", estimate, 1, None), ("lo", estimate, 2, None), ("", 21, 4, "length")]
+    body = json.loads(seen[-1].content)
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert (body["model"], body["max_tokens"], body["stop"], body["seed"]) == ("m", 5, ["\n"], 3)
+
+
+async def test_per_chunk_usage_is_not_counted_twice() -> None:
+    def event(text: str, count: int, finish: str | None = None) -> str:
+        usage = {"prompt_tokens": 9, "completion_tokens": count}
+        return json.dumps(
+            {"choices": [{"delta": {"content": text}, "finish_reason": finish}], "usage": usage}
+        )
+
+    events = [event("a", 1), event("b", 2, "stop"), "[DONE]"]
+    assert await run(events) == [("a", 9, 1, None), ("b", 9, 2, None), ("", 9, 2, "stop")]
+
+
+async def test_an_error_event_is_an_llm_error() -> None:
+    with pytest.raises(LLMError, match="out of memory"):
+        await run([delta("a"), json.dumps({"error": {"message": "out of memory"}})])
+
+
+async def test_a_cut_stream_is_an_llm_error() -> None:
+    with pytest.raises(LLMError, match="ended the stream"):
+        await run([delta("a")])
+
+
+async def test_tokenizer_endpoint_is_found_once() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/extras/tokenize":
+            words = json.loads(request.content)["input"].split()
+            return httpx.Response(200, json={"tokens": [1] * len(words)})
+        return httpx.Response(404)
+
+    backend = OpenAICompatible("http://llm.test/v1", transport=httpx.MockTransport(handle))
+    assert await backend.count_tokens("one two three") == 3
+    assert [r.url.path for r in seen] == ["/tokenize", "/tokenize", "/extras/tokenize"]
+    assert await backend.count_tokens("four five") == 2
+    assert len(seen) == 4
+    await backend.close()
+
+
+def test_create_backend_openai(tmp_path: Path) -> None:
+    settings = Settings(llm="openai", openai_base_url="http://h:1/v1/", openai_model="x", context_size=999)
+    backend = create_backend(settings, tmp_path)
+    assert isinstance(backend, OpenAICompatible)
+    assert (backend.info.name, backend.info.context_size) == ("x", 999)
+    assert str(backend.client.base_url) == "http://h:1/v1/"

@@ -22,7 +22,10 @@ __all__ = [
 
 
 def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
-    """The backend ``settings.llm`` names. Loading a local model takes seconds: call off the loop."""
+    """The backend ``settings.llm`` names: "local" (the preset or GGUF file ``settings.model``, its
+    parts assembled into ``data_dir/models``), "openai", or "fake" (a ScriptedLLM that answers the
+    last user message upper-cased, word by word). Loading a local model takes seconds: call it off
+    the event loop."""
     if settings.llm == "fake":
         return ScriptedLLM(
             token_delay=settings.fake_token_delay_ms / 1000, context_size=settings.context_size
@@ -44,4 +47,4 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
         return LocalLlama(
             path, name=settings.model, context_size=settings.context_size, threads=settings.threads
         )
-    raise ValueError(f"unknown LLM backend {settings.llm!r} (local, openai or fake)")
+    raise LLMError(f"unknown LLM backend {settings.llm!r} (local, openai or fake)")

@@ -29,8 +29,11 @@ class ScriptedLLM:
         self.token_delay = token_delay
         self._info = ModelInfo("scripted", context_size)
         self.calls: list[list[Message]] = []
-        self.cancelled = 0
+        self.cancelled = 0  # generations closed before their end
         self.finished = 0
+        self.last_cancelled = False
+        # Same meaning as LocalLlama's; a closed async generator cannot yield, so it stays 0.
+        self.tokens_after_cancel = 0
 
     @property
     def info(self) -> ModelInfo:
@@ -41,6 +44,7 @@ class ScriptedLLM:
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
         self.calls.append(messages)
+        self.last_cancelled = False
         prompt = sum(len(pieces(m.content)) for m in messages)
         reply = pieces(self.script(messages))[: sampling.max_tokens]
         try:
@@ -53,6 +57,7 @@ class ScriptedLLM:
             self.finished += 1
         except (GeneratorExit, asyncio.CancelledError):
             self.cancelled += 1
+            self.last_cancelled = True
             raise
 
     async def close(self) -> None:

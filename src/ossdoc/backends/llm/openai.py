@@ -23,10 +23,16 @@ class OpenAICompatible:
         model: str = "",
         context_size: int = 8192,
         timeout: float = 600,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``timeout``: the longest wait for a byte of the reply (a long prompt is evaluated before
+        the first one). ``transport`` replaces the network in tests."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout, connect=10)
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=10),
+            transport=transport,
         )
         self.model = model
         self._info = ModelInfo(model or "default", context_size, {"base_url": base_url})
@@ -38,20 +44,28 @@ class OpenAICompatible:
         return self._info
 
     async def count_tokens(self, text: str) -> int:
-        # llama.cpp's server and llama-cpp-python's expose a tokenizer; others do not, and then a
-        # rough 3 characters per token errs on the side of smaller chunks.
-        root = str(self.client.base_url).removesuffix("/v1")
-        candidates = [(f"{root}/tokenize", "content"), (f"{root}/extras/tokenize", "input")]
+        # Servers with a tokenizer endpoint: llama.cpp's (/tokenize, "content"), vLLM's (/tokenize,
+        # "prompt"), llama-cpp-python's (/extras/tokenize, "input"); the first that answers is kept.
+        # Others have none: then ~3 characters a token, which errs on the side of smaller pieces.
+        root = str(self.client.base_url).rstrip("/").removesuffix("/v1")
+        candidates = [
+            (f"{root}/tokenize", "content"),
+            (f"{root}/tokenize", "prompt"),
+            (f"{root}/extras/tokenize", "input"),
+        ]
         if isinstance(self._tokenize, tuple):
             candidates = [self._tokenize]
         elif self._tokenize == "":
             candidates = []
         for url, field in candidates:
+            body = {field: text}
+            if self.model:
+                body["model"] = self.model
             try:
-                response = await self.client.post(url, json={field: text})
+                response = await self.client.post(url, json=body)
             except httpx.HTTPError:
                 break
-            tokens = response.json().get("tokens") if response.status_code == 200 else None
+            tokens = _json(response).get("tokens") if response.status_code == 200 else None
             if isinstance(tokens, list):
                 self._tokenize = (url, field)
                 return len(tokens)
@@ -75,8 +89,8 @@ class OpenAICompatible:
         if sampling.seed is not None:
             body["seed"] = sampling.seed
         try:
-            # Servers that send no usage in streams (llama.cpp's) get the prompt counted by their
-            # tokenizer; the count is replaced by the server's own when it arrives.
+            # input_tokens before the server's usage arrives (llama-cpp-python's server sends none):
+            # the messages counted by the server's tokenizer, without the chat template.
             prompt = await self.count_tokens("\n".join(m.content for m in messages))
             async with self.client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code != 200:
@@ -91,19 +105,35 @@ class OpenAICompatible:
         await self.client.aclose()
 
 
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 async def _chunks(response: httpx.Response, input_tokens: int) -> AsyncIterator[Chunk]:
+    """Chunks of an event stream. Without per-chunk usage, each content delta counts as a token;
+    the server's usage (the last event, with include_usage) replaces the counts when it comes."""
     output_tokens = 0
     reason: str | None = None
+    done = False
     async for line in response.aiter_lines():
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
+            done = True
             break
         try:
             event = json.loads(data)
         except ValueError as exc:
             raise LLMError(f"model server sent a bad event: {data[:200]}") from exc
+        if not isinstance(event, dict):
+            raise LLMError(f"model server sent a bad event: {data[:200]}")
+        if event.get("error"):
+            raise LLMError(f"model server failed: {str(event['error'])[:500]}")
         usage = event.get("usage")
         if usage:
             input_tokens = int(usage.get("prompt_tokens", input_tokens))
@@ -111,8 +141,11 @@ async def _chunks(response: httpx.Response, input_tokens: int) -> AsyncIterator[
         for choice in event.get("choices") or []:
             text = (choice.get("delta") or {}).get("content") or ""
             if text:
-                output_tokens += 1
+                if not usage:
+                    output_tokens += 1
                 yield Chunk(text, input_tokens, output_tokens)
             if choice.get("finish_reason"):
                 reason = "length" if choice["finish_reason"] == "length" else "stop"
+    if reason is None and not done:
+        raise LLMError("model server ended the stream before the end of the reply")
     yield Chunk("", input_tokens, output_tokens, reason or "stop")

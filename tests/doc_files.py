@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from xml.sax.saxutils import escape
 
 import docx
 import openpyxl
 import pptx
 from pptx.util import Inches
+from reportlab.lib.pdfencrypt import StandardEncryption
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, FrameBreak, PageTemplate, Paragraph, Spacer
+
+# Debian's fonts-dejavu-core: embedded (as a subset), it carries text beyond Latin-1. Without it, the
+# standard Helvetica (Latin-1 only, not embedded).
+_DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+PDF_UNICODE = _DEJAVU.is_file()
+PDF_FONT = "DejaVuSans" if PDF_UNICODE else "Helvetica"
+if PDF_UNICODE:
+    pdfmetrics.registerFont(TTFont(PDF_FONT, str(_DEJAVU)))
 
 
 def make_docx() -> bytes:
@@ -55,27 +70,50 @@ def make_xlsx() -> bytes:
     return out.getvalue()
 
 
-def make_pdf(pages: list[str]) -> bytes:
-    """A minimal valid PDF with a Helvetica text line per page (offsets computed, not guessed)."""
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
-    kids = []
-    for text in pages:
-        page_id, content_id = len(objects) + 1, len(objects) + 2
-        kids.append(f"{page_id} 0 R")
-        stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET"
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content_id} 0 R "
-            "/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>"
+def pdf_pages(pages: int, paragraphs: int) -> list[list[str]]:
+    """Distinct paragraphs long enough to wrap, with Latin-1 letters (which every PDF font has)."""
+    return [
+        [
+            f"Page {p} paragraph {n}: the façades of Größe Straße look naïve at {p}:{n}, and this sentence "
+            "goes on long enough to wrap onto a second line of the page."
+            for n in range(1, paragraphs + 1)
+        ]
+        for p in range(1, pages + 1)
+    ]
+
+
+def make_pdf(
+    pages: list[list[str]],
+    *,
+    columns: int = 1,
+    user_password: str | None = None,
+    owner_password: str | None = None,
+) -> bytes:
+    """A PDF laid out by reportlab: each page's paragraphs, wrapped, filling ``columns`` columns in turn.
+
+    A page without paragraphs has no text layer. With an owner password alone the file is encrypted but
+    opens without a password ("permissions only": no copying, no changes)."""
+    out = io.BytesIO()
+    encrypt = None
+    if user_password is not None or owner_password is not None:
+        encrypt = StandardEncryption(
+            user_password or "", owner_password, canCopy=0, canModify=0, strength=128
         )
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
+    document = BaseDocTemplate(out, invariant=True, encrypt=encrypt)
+    gap = 18
+    width = (document.width - gap * (columns - 1)) / columns
+    frames = [
+        Frame(document.leftMargin + c * (width + gap), document.bottomMargin, width, document.height)
+        for c in range(columns)
+    ]
+    document.addPageTemplates([PageTemplate(frames=frames)])
+    style = getSampleStyleSheet()["BodyText"].clone("body", fontName=PDF_FONT)
+    story: list[Flowable] = []
+    for paragraphs in pages:
+        per_column = -(-len(paragraphs) // columns)
+        for c in range(columns):
+            chunk = paragraphs[c * per_column : (c + 1) * per_column]
+            story += [Paragraph(escape(text), style) for text in chunk] or [Spacer(width, 1)]
+            story.append(FrameBreak())  # the next column, or the next page after the last one
+    document.build(story[:-1])
+    return out.getvalue()

@@ -118,12 +118,17 @@ def _xlsx(data: bytes) -> Iterator[str]:
 
 def _pdf(data: bytes) -> Iterator[str]:
     import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            raise errors.InvalidArgument("The object is an encrypted PDF; ossdoc cannot read it.") from exc
+        # A user password, or a security handler PDFium lacks (certificates, DRM plug-ins), locks the
+        # text. An owner password alone only sets permissions: PDFium opens such a file as usual.
+        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise errors.InvalidArgument(
+                "The object is an encrypted (password-protected) PDF; ossdoc cannot read it."
+            ) from exc
         raise
     pages = []
     try:

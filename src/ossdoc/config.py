@@ -49,6 +49,9 @@ class Settings:
     # Finished document results kept to answer a repeat at once (same operation, parameters,
     # text and model); 0 turns the cache off.
     cache_bytes: int = 64 * 1024 * 1024
+    # Asynchronous tasks (x-oss-async-process) run at once: more than one helps only with a
+    # model server that serves several requests together.
+    task_workers: int = 1
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
 

@@ -64,6 +64,7 @@ RequestTimeTooSkewed = define(
 # 404
 NoSuchBucket = define("NoSuchBucket", 404, "The specified bucket does not exist.")
 NoSuchKey = define("NoSuchKey", 404, "The specified key does not exist.")
+NoSuchTask = define("NoSuchTask", 404, "The specified asynchronous task does not exist.")
 NoSuchUpload = define(
     "NoSuchUpload",
     404,

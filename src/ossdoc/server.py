@@ -12,9 +12,11 @@ import uvicorn
 
 from ossdoc.backends.llm import create_backend
 from ossdoc.backends.storage.local import LocalStorage
+from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
 from ossdoc.services.docs import DocumentService
+from ossdoc.services.docs.tasks import TaskRunner, executor
 from ossdoc.services.multipart import Multipart
 from ossdoc.services.objects import ObjectStore
 from ossdoc.wire.app import OSSApp
@@ -33,12 +35,20 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             backend = await asyncio.to_thread(create_backend, settings, settings.data)
             stack.push_async_callback(backend.close)
+            docs = DocumentService(backend, settings)
+            task_store = await SQLiteTaskStore.open(settings.data / "tasks.sqlite3", settings.fsync)
+            stack.push_async_callback(task_store.close)
+            execute = executor(docs, store, settings.max_document_bytes)
+            tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
+            await tasks.start()
+            stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
             yield AppState(
                 settings=settings,
                 keys=keys,
                 store=store,
                 multipart=Multipart(store),
-                docs=DocumentService(backend, settings),
+                docs=docs,
+                tasks=tasks,
             )
 
     return OSSApp(router, lifespan)

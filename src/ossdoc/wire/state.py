@@ -21,3 +21,5 @@ class AppState:
     multipart: Multipart
     # The document-processing service (ossdoc.services.docs), once the model is loaded.
     docs: Any = None
+    # The asynchronous task runner (ossdoc.services.docs.tasks), with the document service.
+    tasks: Any = None

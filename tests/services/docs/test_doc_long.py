@@ -6,6 +6,7 @@ import itertools
 import re
 from dataclasses import replace
 
+import anyio
 import pytest
 
 from ossdoc.backends.llm import Message, ScriptedLLM
@@ -77,3 +78,27 @@ async def test_short_documents_are_one_piece() -> None:
     llm = ScriptedLLM(lambda messages: document_text(messages))
     steps = await run(llm, "doc/polish", "Short text.", Args())
     assert (steps[-1].text, steps[-1].chunks, len(llm.calls)) == ("Short text.", 1, 1)
+
+
+async def test_a_long_document_lets_other_requests_through_between_pieces() -> None:
+    llm = ScriptedLLM(lambda messages: document_text(messages).upper(), token_delay=0.001)
+    llm._info = replace(llm.info, context_size=400)
+    docs = DocumentService(llm, Settings(context_size=400, max_output_tokens=400))
+    finished: list[str] = []
+
+    async def run_one(name: str, content: str) -> None:
+        generation = await docs.start(OPERATIONS["doc/translate"], content, Args({"language": "fr_FR"}))
+        try:
+            async for step in generation:
+                if step.finish_reason is not None:
+                    finished.append(name)
+        finally:
+            await generation.aclose()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_one, "long", paragraphs(60))
+        while not llm.calls:  # the long document holds the model for its first piece
+            await anyio.sleep(0.001)
+        group.start_soon(run_one, "short", "A short text.")
+    assert finished == ["short", "long"]
+    assert len(llm.calls) > 3

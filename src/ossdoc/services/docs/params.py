@@ -34,8 +34,9 @@ class ProcessString:
     save_as: SaveAs | None = None
 
 
-def form_value(body: bytes) -> str:
-    """The value of the single ``x-oss-process`` field of a form body."""
+def form_value(body: bytes, field: str = FIELD) -> str:
+    """The value of the single ``field`` (``x-oss-process``, or ``x-oss-async-process``) of a form
+    body."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -43,15 +44,15 @@ def form_value(body: bytes) -> str:
     values = []
     for part in text.strip().split("&"):
         name, sep, value = part.partition("=")
-        if sep and unquote(name) == FIELD:
+        if sep and unquote(name) == field:
             values.append(unquote(value))
     if not values:
         raise errors.InvalidArgument(
-            f"The request body must be the form field {FIELD}=<action>,<key>_<value>,...",
-            ArgumentName=FIELD,
+            f"The request body must be the form field {field}=<action>,<key>_<value>,...",
+            ArgumentName=field,
         )
     if len(values) > 1:
-        raise errors.InvalidArgument(f"The form field {FIELD} appears more than once.", ArgumentName=FIELD)
+        raise errors.InvalidArgument(f"The form field {field} appears more than once.", ArgumentName=field)
     return values[0]
 
 

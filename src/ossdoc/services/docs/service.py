@@ -3,8 +3,8 @@ alike, and each generation streams cleaned, cumulative text.
 
 Admission is decided before a reply starts, so a full queue is an ordinary ``503 SlowDown``: a
 request takes a place when it is admitted (``start``) and gives it back when its generation is
-closed. Of the admitted requests ``slots`` run at once (one: a local model has one context), the
-others wait, at most ``queue_size`` of them."""
+closed. Of the admitted requests ``slots`` generate at once (one: a local model has one context),
+the others wait, at most ``queue_size`` of them; a long document takes a slot piece by piece."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ class DocumentService:
         self.slots = slots
         self._slot = asyncio.Semaphore(slots)
         self._admitted = 0
-        self._seconds = 5.0  # moving average of a generation's duration, for Retry-After
+        self._seconds = 5.0  # moving average of a generation's time on the model, for Retry-After
         self.cache = ResultCache(settings.cache_bytes)
 
     @property
@@ -102,8 +102,12 @@ class DocumentService:
         percent-encoded, and the other parameters."""
         return 3 * (4 * (self.limits.content_bytes + self.limits.history_bytes) // 3) + 4096
 
-    def parse(self, body: bytes) -> DocRequest:
-        return self.operations.resolve(params.split(params.form_value(body)), self.limits)
+    def parse(self, body: bytes, field: str = params.FIELD) -> DocRequest:
+        """The request in a form body's ``field``."""
+        return self.parse_process(params.form_value(body, field))
+
+    def parse_process(self, process: str) -> DocRequest:
+        return self.operations.resolve(params.split(process), self.limits)
 
     async def start(self, operation: Operation, content: str, args: Args) -> Generation:
         """Plan the generation(s), check they fit the model's context, take a place in the queue.
@@ -189,20 +193,17 @@ class DocumentService:
         name = plan.operation.name
         tokens, done = (0, 0), False
         try:
-            async with self._slot:
-                started = time.monotonic()
-                final: Progress | None = None
-                # aclosing: closing this generation must close the inner ones at once, down to
-                # the backend's stream, not whenever they are garbage-collected.
-                async with aclosing(self._pieces(plan)) as steps:
-                    async for progress in steps:
-                        tokens = (progress.input_tokens, progress.output_tokens)
-                        if progress.finish_reason is None:
-                            yield progress
-                        else:
-                            final = progress
-                self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
-            # The slot is free again before the last step is handed out.
+            final: Progress | None = None
+            # aclosing: closing this generation must close the inner ones at once, down to
+            # the backend's stream, not whenever they are garbage-collected.
+            async with aclosing(self._pieces(plan)) as steps:
+                async for progress in steps:
+                    tokens = (progress.input_tokens, progress.output_tokens)
+                    if progress.finish_reason is None:
+                        yield progress
+                    else:
+                        final = progress
+            # The place is free again before the last step is handed out.
             ticket.release()
             assert final is not None
             log.info("%s done: %d+%d tokens, %s", name, *tokens, final.finish_reason)
@@ -273,23 +274,28 @@ class DocumentService:
         """One generation: cleaned cumulative text, then a final step with the finish reason."""
         cleaner = Cleaner(job.content, job.operation.labels)
         raw, sent, reason, tokens = "", "", "stop", (0, 0)
-        chunks = self.backend.generate(job.messages, job.sampling)
-        try:
-            async for chunk in chunks:
-                raw += chunk.text
-                tokens = (chunk.input_tokens, chunk.output_tokens)
-                if chunk.finish_reason is not None:
-                    # Not a break: the backend's stream ends by itself after its last chunk
-                    # (closing it early would count as a cancellation).
-                    reason = chunk.finish_reason
-                    continue
-                text = cleaner.feed(raw)
-                if text != sent and text.startswith(sent):
-                    sent = text
-                    yield Progress(text, None, *tokens)
-        finally:
-            # Closing the backend's stream is what stops the model (LLMBackend.generate).
-            await _close(chunks)
+        # The model is taken piece by piece, not for a whole document: a long document (an
+        # asynchronous task's, say) lets the requests queued behind it through between its pieces.
+        async with self._slot:
+            started = time.monotonic()
+            chunks = self.backend.generate(job.messages, job.sampling)
+            try:
+                async for chunk in chunks:
+                    raw += chunk.text
+                    tokens = (chunk.input_tokens, chunk.output_tokens)
+                    if chunk.finish_reason is not None:
+                        # Not a break: the backend's stream ends by itself after its last chunk
+                        # (closing it early would count as a cancellation).
+                        reason = chunk.finish_reason
+                        continue
+                    text = cleaner.feed(raw)
+                    if text != sent and text.startswith(sent):
+                        sent = text
+                        yield Progress(text, None, *tokens)
+            finally:
+                # Closing the backend's stream is what stops the model (LLMBackend.generate).
+                await _close(chunks)
+                self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
         text = cleaner.finish(raw)
         if not text.startswith(sent):
             log.warning("%s: final text does not extend the streamed text", job.operation.name)

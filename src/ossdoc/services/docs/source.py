@@ -6,7 +6,9 @@ extension, then magic bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 
@@ -23,7 +25,15 @@ MAGIC = {b"PK\x03\x04": "a ZIP archive", b"\x89PNG": "a PNG image", b"\xff\xd8\x
 GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 
 
-async def stored_text(store: ObjectStore, bucket: str, key: str, limit: int) -> str:
+@dataclass(frozen=True)
+class StoredDocument:
+    key: str
+    kind: str  # "text", "html", or one of office.EXTENSIONS' values ("docx", "pdf"...)
+    data: bytes
+
+
+async def stored_document(store: ObjectStore, bucket: str, key: str, limit: int) -> StoredDocument:
+    """The object's bytes and what it is; too large, empty or unreadable kinds get InvalidArgument."""
     record = await store.head(bucket, key)
     if record.size == 0:
         raise errors.InvalidArgument(f"The object {key} is empty: there is no text to process.")
@@ -33,7 +43,17 @@ async def stored_text(store: ObjectStore, bucket: str, key: str, limit: int) -> 
             f"{limit} bytes."
         )
     data = b"".join([chunk async for chunk in store.read(record)])
-    kind = detect(record.meta.content_type, key, data)
+    return StoredDocument(key, detect(record.meta.content_type, key, data), data)
+
+
+async def stored_text(store: ObjectStore, bucket: str, key: str, limit: int) -> str:
+    document = await stored_document(store, bucket, key, limit)
+    # Parsing an office file or a PDF takes up to a few hundred milliseconds: not on the loop.
+    return await asyncio.to_thread(text_of, document)
+
+
+def text_of(document: StoredDocument) -> str:
+    key, kind, data = document.key, document.kind, document.data
     if kind in office.EXTENSIONS.values():
         text = office.extract(kind, data, key)
     else:

@@ -8,13 +8,11 @@ stored object itself. The reply is one JSON document, or server-sent events with
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
 
 from starlette.responses import Response
 
 from ossdoc import errors
-from ossdoc.backends.storage.base import ObjectMeta
-from ossdoc.services.docs import DocumentService, Generation, Progress
+from ossdoc.services.docs import DocumentService, Progress, pipeline
 from ossdoc.services.docs.params import SaveAs
 from ossdoc.services.docs.source import stored_text
 from ossdoc.services.naming import check_bucket_name
@@ -30,47 +28,44 @@ JSON_TYPE = "application/json;charset=UTF-8"
 
 @router.route("POST", "object", "x-oss-process")
 async def process_object(ctx: Context) -> Response:
-    docs = _service(ctx)
-    await ctx.state.store.bucket(ctx.require_bucket())
+    docs = service(ctx)
+    bucket, key = ctx.require_bucket(), ctx.require_key()
+    await ctx.state.store.bucket(bucket)
     expected_md5 = content_md5(ctx)
     body = await ctx.body(docs.body_limit)
     check_md5(expected_md5, body)
     request = docs.parse(body)
+    if request.save_as is not None:
+        check_save_as(request.save_as)
+    limit = ctx.state.settings.max_document_bytes
+    if not request.stream:
+        work = pipeline.run(docs, ctx.state.store, request, bucket, key, limit)
+        outcome = await with_cancellation(ctx.request.receive, work)
+        if outcome.saved is not None:
+            return _saved_reply(ctx, outcome.saved, outcome.result)
+        return _json_reply(ctx, outcome.result)
     content = request.content
     if content is None:
         # Beyond the cloud service: without content, the object in the path is the document.
-        limit = ctx.state.settings.max_document_bytes
-        content = await stored_text(ctx.state.store, ctx.require_bucket(), ctx.require_key(), limit)
+        content = await stored_text(ctx.state.store, bucket, key, limit)
     # Admission (or 503 SlowDown) happens here, before any reply is started.
     generation = await docs.start(request.operation, content, request.args)
-    if request.stream:
-        return sse.EventStreamResponse(sse.EventStream(generation, ctx.request_id))
-    try:
-        result = await with_cancellation(ctx.request.receive, _result(generation))
-    finally:
-        await generation.aclose()  # also when _result never ran (the client left at once)
-    if request.save_as is not None:
-        return await _save(ctx, request.save_as, result)
-    return _json_reply(ctx, result)
+    return sse.EventStreamResponse(sse.EventStream(generation, ctx.request_id))
 
 
-async def _save(ctx: Context, save_as: SaveAs, result: Progress) -> Response:
-    """OSS's saveas: store the text as an object and answer as OSS does for a saved result (the
-    fields oss2's ProcessObjectResult reads), plus the text and usage."""
-    bucket = save_as.bucket or ctx.require_bucket()
-    check_bucket_name(bucket)
+def check_save_as(save_as: SaveAs) -> None:
+    if save_as.bucket is not None:
+        check_bucket_name(save_as.bucket)
     addressing.validate_key(save_as.key)
-    data = result.text.encode()
-    meta = ObjectMeta(content_type="text/plain;charset=utf-8")
-    await ctx.state.store.put(bucket, save_as.key, _once(data), meta)
-    reply = {"bucket": bucket, "fileSize": len(data), "object": save_as.key, "status": "OK"}
+
+
+def _saved_reply(ctx: Context, saved: pipeline.Saved, result: Progress) -> Response:
+    """OSS's answer for a saved result (the fields oss2's ProcessObjectResult reads), plus the text
+    and usage."""
+    reply = {"bucket": saved.bucket, "fileSize": saved.size, "object": saved.key, "status": "OK"}
     reply.update(sse.payload(result, ctx.request_id, id_key="RequestID"))
     headers = {"Content-Type": JSON_TYPE, "x-oss-server-time": str(ctx.elapsed_ms())}
     return Response(sse.dumps(reply).encode(), headers=headers)
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 @router.route("GET", "object", "x-oss-process")
@@ -84,19 +79,11 @@ async def process_with_other_method(ctx: Context) -> Response:
     raise errors.NotImplementedError_("ossdoc implements only document processing (doc/*, by POST).")
 
 
-def _service(ctx: Context) -> DocumentService:
+def service(ctx: Context) -> DocumentService:
     docs: DocumentService | None = ctx.state.docs
     if docs is None:
         raise errors.ServiceUnavailable("Document processing is not available: no model is loaded.")
     return docs
-
-
-async def _result(generation: Generation) -> Progress:
-    last: Progress | None = None
-    async for progress in generation:
-        last = progress
-    assert last is not None and last.finish_reason is not None
-    return last
 
 
 def _json_reply(ctx: Context, result: Progress) -> Response:

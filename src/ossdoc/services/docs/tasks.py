@@ -1,0 +1,189 @@
+"""Asynchronous document tasks (``x-oss-async-process``): submitted, answered at once with a task id,
+run in the background one after another, their result stored where ``sys/saveas`` says.
+
+A task is in the task store before its id is handed out, and every change of its state is written
+as it happens, so a restart loses none: queued tasks wait again and a task that was running starts
+over. A task interrupted by a crash ``MAX_ATTEMPTS`` times (it may be what crashes the server) is
+marked failed rather than started again and again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from ossdoc import errors
+from ossdoc.backends.tasks import FINISHED, State, TaskRecord, TaskStore
+from ossdoc.services.docs import pipeline
+from ossdoc.services.docs.pipeline import Outcome
+from ossdoc.services.docs.service import DocumentService
+from ossdoc.services.objects import ObjectStore
+
+log = logging.getLogger("ossdoc.tasks")
+MAX_ATTEMPTS = 3
+RETENTION_SECONDS = 7 * 24 * 3600  # finished tasks are forgotten after a week
+# A busy queue (SlowDown) is waited out; an unavailable model backend is retried this many times.
+BACKEND_RETRIES = 5
+MAX_BACKOFF = 30.0
+
+Execute = Callable[[TaskRecord], Awaitable[Outcome]]
+
+
+def executor(docs: DocumentService, store: ObjectStore, limit: int) -> Execute:
+    """Run a task as the JSON reply would run its request (``limit``: largest stored document)."""
+
+    async def execute(task: TaskRecord) -> Outcome:
+        request = docs.parse_process(task.process)
+        return await pipeline.run(docs, store, request, task.bucket, task.key, limit)
+
+    return execute
+
+
+def new_task_id() -> str:
+    """Sortable by submission time (milliseconds, hex), then 64 random bits."""
+    return f"doc-{time.time_ns() // 1_000_000:012x}-{secrets.token_hex(8)}"
+
+
+class TaskRunner:
+    def __init__(self, store: TaskStore, execute: Execute, *, workers: int = 1) -> None:
+        self.store = store
+        self.execute = execute
+        self.workers = workers
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._running: dict[str, asyncio.Task[Outcome]] = {}
+        self._cancelled: set[str] = set()  # running tasks a client cancelled (not a shutdown)
+        self._workers: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Take up what the last run left: queued tasks queue again, interrupted ones start over."""
+        pruned = await self.store.prune(time.time() - RETENTION_SECONDS)
+        if pruned:
+            log.info("forgot %d tasks finished more than a week ago", pruned)
+        for task in await self.store.unfinished():
+            if task.state == "Running" and task.attempts >= MAX_ATTEMPTS:
+                message = f"The task was interrupted {task.attempts} times (the server stopped while it ran)."
+                await self._finish(task, "Failed", error=("InternalError", message))
+                continue
+            if task.state == "Running":
+                log.info("task %s was interrupted: it starts over", task.task_id)
+                await self.store.update(replace(task, state="Queued"))
+            self._queue.put_nowait(task.task_id)
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+
+    async def submit(self, bucket: str, key: str, process: str, request_id: str) -> TaskRecord:
+        task = TaskRecord(new_task_id(), bucket, key, process, request_id, "Queued", time.time())
+        await self.store.add(task)
+        self._queue.put_nowait(task.task_id)
+        log.info("task %s queued: %s on %s/%s", task.task_id, process.split(",")[0], bucket, key)
+        return task
+
+    async def get(self, bucket: str, task_id: str) -> TaskRecord:
+        task = await self.store.get(task_id)
+        if task is None or task.bucket != bucket:
+            raise errors.NoSuchTask(TaskId=task_id)
+        return task
+
+    async def list(self, bucket: str, after: str, limit: int) -> list[TaskRecord]:
+        return await self.store.list(bucket, after, limit)
+
+    async def cancel(self, bucket: str, task_id: str) -> TaskRecord:
+        """Cancel a queued or running task; a finished one is left as it is."""
+        task = await self.get(bucket, task_id)
+        if task.state == "Queued":
+            return await self._finish(task, "Cancelled")
+        running = self._running.get(task_id)
+        if running is not None:
+            self._cancelled.add(task_id)
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(running)
+            # The worker records the end; wait for it so the caller sees it.
+            while (task := await self.get(bucket, task_id)).state not in FINISHED:
+                await asyncio.sleep(0.01)
+        return task
+
+    async def close(self) -> None:
+        """Stop the workers. A task interrupted here is queued again, without counting the attempt."""
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    async def _work(self) -> None:
+        while True:
+            task_id = await self._queue.get()
+            task = await self.store.get(task_id)
+            if task is None or task.state != "Queued":
+                continue  # cancelled while it waited
+            task = replace(task, state="Running", started=time.time(), attempts=task.attempts + 1)
+            await self.store.update(task)
+            running = asyncio.create_task(self._attempt(task))
+            self._running[task_id] = running
+            try:
+                outcome = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if task_id in self._cancelled:
+                    await self._finish(task, "Cancelled")
+                    continue
+                # The server is stopping: the task waits for the next start.
+                running.cancel()
+                with contextlib.suppress(BaseException):
+                    await running
+                await self.store.update(replace(task, state="Queued", attempts=task.attempts - 1))
+                raise
+            except errors.OSSError as exc:
+                log.info("task %s failed: %s %s", task_id, exc.code, exc.message)
+                await self._finish(task, "Failed", error=(exc.code, exc.message))
+            except Exception:
+                log.exception("task %s failed", task_id)
+                await self._finish(task, "Failed", error=("InternalError", "Document processing failed."))
+            else:
+                await self._finish(task, "Succeeded", outcome=outcome)
+            finally:
+                self._running.pop(task_id, None)
+                self._cancelled.discard(task_id)
+
+    async def _attempt(self, task: TaskRecord) -> Outcome:
+        """Run the task, waiting out a full queue and retrying an unavailable model backend."""
+        delay, failures = 1.0, 0
+        while True:
+            try:
+                return await self.execute(task)
+            except errors.SlowDown:
+                pass
+            except errors.ServiceUnavailable:
+                failures += 1
+                if failures > BACKEND_RETRIES:
+                    raise
+                log.warning("task %s: the model backend is unavailable; retry in %.0f s", task.task_id, delay)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, MAX_BACKOFF)
+
+    async def _finish(
+        self,
+        task: TaskRecord,
+        state: State,
+        *,
+        outcome: Outcome | None = None,
+        error: tuple[str, str] = ("", ""),
+    ) -> TaskRecord:
+        assert state in FINISHED
+        done = replace(task, state=state, finished=time.time(), error_code=error[0], error_message=error[1])
+        if outcome is not None:
+            result, saved = outcome.result, outcome.saved
+            done = replace(
+                done,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                chunks=result.chunks,
+            )
+            if saved is not None:
+                done = replace(done, output_bucket=saved.bucket, output_key=saved.key, output_size=saved.size)
+        await self.store.update(done)
+        log.info("task %s %s", task.task_id, state.lower())
+        return done

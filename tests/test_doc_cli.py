@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import oss2
 import pytest
 
 from doc_http import make_bucket
@@ -63,3 +66,47 @@ def test_process_reports_oss_errors(server: RunningServer) -> None:
 def test_process_usage_errors(server: RunningServer) -> None:
     assert ossdoc(server, "polish", "--text", "hi").returncode == 2  # no bucket
     assert ossdoc(server, "polish", "--text", "hi", "--bucket", "b", "--param", "oops").returncode == 2
+
+
+def ossdoc_task(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSSDOC_")}
+    env.update(OSSDOC_ACCESS_KEY_ID=server.access_key_id, OSSDOC_ACCESS_KEY_SECRET=server.access_key_secret)
+    command = [sys.executable, "-m", "ossdoc", "task", *args, "--endpoint", server.endpoint]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_process_a_stored_object_save_it_and_run_a_task(server: RunningServer) -> None:
+    bucket = make_bucket(server)
+    oss2.Bucket(
+        oss2.Auth(server.access_key_id, server.access_key_secret), server.endpoint, bucket
+    ).put_object("notes.txt", TEXT.encode())
+    stored = ossdoc(server, "translate", "--param", "language=en_US", "--object", f"{bucket}/notes.txt")
+    assert stored.returncode == 0, stored.stderr
+    assert stored.stdout == expected_text() + "\n"
+    saved = ossdoc(server, "translate", "--param", "language=en_US", "--object", f"{bucket}/notes.txt",
+                   "--save-as", "notes.en.txt")  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert json.loads(saved.stdout)["object"] == "notes.en.txt"
+    submitted = ossdoc(server, "translate", "--param", "language=en_US", "--object", f"{bucket}/notes.txt",
+                       "--save-as", "async.en.txt", "--async")  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    task_id = json.loads(submitted.stdout)["TaskId"]
+    for _ in range(200):
+        shown = ossdoc_task(server, bucket, task_id)
+        assert shown.returncode == 0, shown.stderr
+        if json.loads(shown.stdout)["State"] == "Succeeded":
+            break
+        time.sleep(0.05)
+    assert json.loads(shown.stdout)["Output"]["Object"] == "async.en.txt"
+    listed = ossdoc_task(server, bucket)
+    assert [t["TaskId"] for t in json.loads(listed.stdout)["Tasks"]] == [task_id]
+
+
+def test_process_and_task_usage_errors(server: RunningServer) -> None:
+    bucket = make_bucket(server)
+    nothing = ossdoc(server, "summarize", "--bucket", bucket)
+    assert nothing.returncode == 2 and "--object" in nothing.stderr
+    no_target = ossdoc(server, "summarize", "--text", "hi", "--bucket", bucket, "--async")
+    assert no_target.returncode == 2 and "--save-as" in no_target.stderr
+    unknown = ossdoc_task(server, bucket, "doc-unknown", "--cancel")
+    assert unknown.returncode == 1 and "NoSuchTask" in unknown.stderr

@@ -1,4 +1,5 @@
-"""The ``ossdoc`` command: ``serve`` runs the service; ``process`` runs a document operation."""
+"""The ``ossdoc`` command: ``serve`` runs the service; ``process`` runs a document operation;
+``task`` shows or cancels asynchronous tasks."""
 
 from __future__ import annotations
 
@@ -67,22 +68,39 @@ def _add_process(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     process.add_argument(
         "--param", action="append", default=[], metavar="K=V", help="e.g. language=en_US, tone=friendly"
     )
-    source = process.add_mutually_exclusive_group(required=True)
+    source = process.add_mutually_exclusive_group()
     source.add_argument("--file", type=Path, help="text file to process ('-' for stdin)")
     source.add_argument("--text", help="text to process")
     process.add_argument(
-        "--object", metavar="BUCKET/KEY", help="placeholder object (default <bucket>/document)"
+        "--object",
+        metavar="BUCKET/KEY",
+        help="the stored document to process when neither --file nor --text is given; else a "
+        "placeholder (default <bucket>/document)",
     )
     process.add_argument(
         "--bucket", default=os.environ.get("OSSDOC_BUCKET", ""), help="bucket ($OSSDOC_BUCKET)"
     )
     process.add_argument("--stream", action="store_true", help="server-sent events: print text as it comes")
+    process.add_argument("--save-as", metavar="KEY", default="", help="store the result as this object")
     process.add_argument(
+        "--async",
+        dest="run_async",
+        action="store_true",
+        help="submit an asynchronous task (needs --save-as) and print its id",
+    )
+    _add_connection(process)
+    task = commands.add_parser("task", help="show the asynchronous tasks of a bucket, or one of them")
+    task.add_argument("bucket")
+    task.add_argument("task_id", nargs="?", default="", help="a TaskId (all the bucket's tasks without it)")
+    task.add_argument("--cancel", action="store_true", help="cancel the task if it is queued or running")
+    _add_connection(task)
+
+
+def _add_connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--endpoint", default=os.environ.get("OSSDOC_ENDPOINT", "http://127.0.0.1:8080"), help="ossdoc URL"
     )
-    process.add_argument(
-        "--data", type=Path, default=Path("./ossdoc-data"), help="data directory (keys.json)"
-    )
+    parser.add_argument("--data", type=Path, default=Path("./ossdoc-data"), help="data directory (keys.json)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,7 +113,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "process":
         return process(args)
+    if args.command == "task":
+        return task(args)
     return 2
+
+
+def task(args: argparse.Namespace) -> int:
+    """``ossdoc task``: print a task's status (or the bucket's tasks) as JSON."""
+    from ossdoc import client
+
+    try:
+        credentials = _credentials(args.data)
+        status = client.task(args.endpoint, credentials, args.bucket, args.task_id, cancel=args.cancel)
+    except ValueError as exc:
+        print(f"ossdoc task: {exc}", file=sys.stderr)
+        return 2
+    except client.OSSClientError as exc:
+        print(f"ossdoc task: {exc}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:
+        print(f"ossdoc task: cannot reach {args.endpoint}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(status, ensure_ascii=False, indent=2))
+    return 0
 
 
 def process(args: argparse.Namespace) -> int:
@@ -106,15 +146,25 @@ def process(args: argparse.Namespace) -> int:
         credentials = _credentials(args.data)
         bucket, key = _placeholder(args.object, args.bucket)
         params = dict(_key_value(p) for p in args.param)
-        text = args.text if args.text is not None else _read(args.file)
+        text = args.text if args.text is not None else _read(args.file) if args.file else None
+        if text is None and not args.object:
+            raise ValueError("give the text (--text, --file) or the stored document (--object BUCKET/KEY)")
+        if args.run_async and not args.save_as:
+            raise ValueError("--async stores its result: add --save-as KEY")
     except ValueError as exc:
         print(f"ossdoc process: {exc}", file=sys.stderr)
         return 2
     action = args.op if args.op.startswith("doc/") else f"doc/{args.op}"
-    request = client.process_string(action, text, params, args.stream)
+    request = client.process_string(action, text, params, args.stream, args.save_as)
+    field = "x-oss-async-process" if args.run_async else "x-oss-process"
     printed = ""
     try:
-        for event in client.process(args.endpoint, credentials, bucket, key, request):
+        for event in client.process(args.endpoint, credentials, bucket, key, request, field=field):
+            if args.run_async or args.save_as:
+                # A task id, or where the result went: the reply as it is.
+                reply = {k: v for k, v in event.items() if k not in ("event", "Output")}
+                print(json.dumps(reply, ensure_ascii=False))
+                return 0
             if event["event"] == "error":
                 print(f"\nossdoc process: {event.get('Code')}: {event.get('Message')}", file=sys.stderr)
                 return 1

@@ -1,4 +1,5 @@
-"""A minimal OSS client for ``ossdoc process``: one signed POST ``?x-oss-process``, JSON or SSE.
+"""A minimal OSS client for ``ossdoc process`` and ``ossdoc task``: signed POSTs ``?x-oss-process``
+(JSON or SSE) and ``?x-oss-async-process``, and the task status requests ``?x-oss-async-task``.
 
 Signs with OSS signature V1 (HMAC-SHA1, what ``oss2`` sends by default) over httpx, so the command
 needs neither oss2 nor the V2 SDK. Requests are path style: ``<endpoint>/<bucket>/<key>``."""
@@ -48,23 +49,38 @@ def sign_v1(credentials: Credentials, method: str, resource: str, headers: Mappi
     return f"OSS {credentials.access_key_id}:{signature}"
 
 
-def process_string(action: str, content: str, params: Mapping[str, str], stream: bool) -> str:
-    encoded = base64.urlsafe_b64encode(content.encode()).decode().rstrip("=")
-    parts = [action, *(f"{k}_{v}" for k, v in params.items()), f"content_{encoded}"]
+def process_string(
+    action: str, content: str | None, params: Mapping[str, str], stream: bool, save_as: str = ""
+) -> str:
+    """The process string; without ``content`` the server processes the object in the path."""
+    parts = [action, *(f"{k}_{v}" for k, v in params.items())]
+    if content is not None:
+        parts.append(f"content_{_b64(content)}")
     if stream:
         parts.append("format_event-stream")
-    return ",".join(parts)
+    return ",".join(parts) + (f"|sys/saveas,o_{_b64(save_as)}" if save_as else "")
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def process(
-    endpoint: str, credentials: Credentials, bucket: str, key: str, process: str, *, timeout: float = 600.0
+    endpoint: str,
+    credentials: Credentials,
+    bucket: str,
+    key: str,
+    process: str,
+    *,
+    timeout: float = 600.0,
+    field: str = "x-oss-process",
 ) -> Iterator[dict[str, Any]]:
-    """POST ``?x-oss-process`` and yield the reply documents: one for JSON, one per SSE event
-    (``{"event": name, **data}``). Raises OSSClientError for an OSS error reply."""
-    body = f"x-oss-process={process}".encode()
-    headers = {"Date": formatdate(usegmt=True), "Content-Type": FORM_TYPE}
-    headers["Authorization"] = sign_v1(credentials, "POST", f"/{bucket}/{key}?x-oss-process", headers)
-    url = f"{endpoint.rstrip('/')}/{bucket}/{quote(key, safe='/')}?x-oss-process"
+    """POST ``?<field>`` and yield the reply documents: one for JSON, one per SSE event
+    (``{"event": name, **data}``). Raises OSSClientError for an OSS error reply. ``field`` is
+    ``x-oss-async-process`` to submit a task: the one document holds its ``TaskId``."""
+    body = f"{field}={process}".encode()
+    headers = _signed(credentials, "POST", f"/{bucket}/{key}?{field}", {"Content-Type": FORM_TYPE})
+    url = f"{endpoint.rstrip('/')}/{bucket}/{quote(key, safe='/')}?{field}"
     with httpx.stream("POST", url, content=body, headers=headers, timeout=timeout) as reply:
         if reply.status_code >= 300:
             raise _error(reply.status_code, reply.read().decode("utf-8", "replace"), reply.headers)
@@ -72,6 +88,26 @@ def process(
             yield from _events(reply.iter_lines())
         else:
             yield {"event": "Result", **json.loads(reply.read())}
+
+
+def task(
+    endpoint: str, credentials: Credentials, bucket: str, task_id: str = "", *, cancel: bool = False
+) -> dict[str, Any]:
+    """An asynchronous task's status (cancelled first with ``cancel``), or the bucket's tasks."""
+    method = "DELETE" if cancel else "GET"
+    headers = _signed(credentials, method, f"/{bucket}/", {})
+    url = f"{endpoint.rstrip('/')}/{bucket}/"
+    reply = httpx.request(method, url, params={"x-oss-async-task": task_id}, headers=headers, timeout=60)
+    if reply.status_code >= 300:
+        raise _error(reply.status_code, reply.text, reply.headers)
+    status: dict[str, Any] = reply.json()
+    return status
+
+
+def _signed(credentials: Credentials, method: str, resource: str, headers: dict[str, str]) -> dict[str, str]:
+    headers = {"Date": formatdate(usegmt=True), **headers}
+    headers["Authorization"] = sign_v1(credentials, method, resource, headers)
+    return headers
 
 
 def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:

@@ -31,10 +31,11 @@ from ossdoc.backends.llm.errors import LLMError
 
 log = logging.getLogger("ossdoc.llm")
 _DONE = object()
-# The prompt is evaluated in steps, so a cancel waits for one step at most: they start small and
-# double while a step takes under half this long (2 cores take ~10 ms a prompt token with the 0.5B
-# model: one 512-token batch would take 5 s).
+# The prompt is evaluated in steps of about this long, so a cancel waits for one step at most. Steps
+# are sized from the measured prompt rate (one 512-token batch takes ~4 s on 2 cores with the 0.5B
+# model); fewer, larger steps cost less: each step is a pass over the weights.
 _STEP_SECONDS = 0.8
+_FIRST_RATE = 0.01  # seconds per prompt token assumed until one is measured
 
 
 class LocalLlama:
@@ -71,6 +72,7 @@ class LocalLlama:
         self._info = ModelInfo(name, context_size, {"path": str(model_path), "threads": str(threads)})
         self._lock = asyncio.Lock()
         self._closed = False
+        self._prompt_rate = _FIRST_RATE  # seconds per prompt token, a moving average
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ossdoc-llama")
         self.worker: Future[None] | None = None  # the current or last generation's work
         self.tokens_after_cancel = 0  # tokens computed after a cancel request (for tests: ≤ 1 each)
@@ -206,15 +208,16 @@ class LocalLlama:
         # At least the last token is evaluated again, so the logits are the prompt's.
         start = max(0, min(cached, len(prompt) - 1))
         llm.n_tokens = start  # eval() drops the KV cache beyond n_tokens
-        step = 16
         while start < len(prompt):
             if cancel.is_set():
                 return False
+            step = max(16, min(llm.n_batch, int(_STEP_SECONDS / self._prompt_rate)))
+            if len(prompt) - start < step * 3 // 2:  # no short step left over at the end
+                step = len(prompt) - start
             began = time.perf_counter()
             llm.eval(prompt[start : start + step])
+            self._prompt_rate = 0.5 * self._prompt_rate + 0.5 * (time.perf_counter() - began) / step
             start += step
-            if time.perf_counter() - began < _STEP_SECONDS / 2:
-                step = min(2 * step, llm.n_batch)
         return True
 
     def _piece(self, token: int) -> bytes:

@@ -9,6 +9,8 @@ from xml.sax.saxutils import escape
 import docx
 import openpyxl
 import pptx
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
 from pptx.util import Inches
 from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.lib.styles import getSampleStyleSheet
@@ -36,6 +38,93 @@ def make_docx() -> bytes:
             cell.text = f"cell {r}{c}"
     document.add_paragraph("Paragraph after the table.")
     document.sections[0].footer.paragraphs[0].text = "Footer line"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+# Namespaces of a text box as Word writes it: DrawingML, with a VML copy for older readers.
+_BOX_NAMESPACES = {
+    "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+    "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
+    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+    "wps": "http://schemas.microsoft.com/office/word/2010/wordprocessingShape",
+    "v": "urn:schemas-microsoft-com:vml",
+}
+
+
+def text_box(text: str) -> str:
+    """A run holding a floating text box, its DrawingML shape and its VML fallback."""
+    content = f"<w:txbxContent><w:p><w:r><w:t>{escape(text)}</w:t></w:r></w:p></w:txbxContent>"
+    namespaces = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in _BOX_NAMESPACES.items())
+    return (
+        f'<w:r {namespaces}><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wp:anchor>'
+        '<a:graphic><a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+        f"<wps:wsp><wps:txbx>{content}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor>"
+        f"</w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{content}</v:textbox>"
+        "</v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+    )
+
+
+def make_docx_structures() -> bytes:
+    """A table with a horizontally merged cell, a vertically merged one, a nested table and a row in a
+    repeating-section content control; a text box; inline and block content controls."""
+    document = docx.Document()
+    document.add_paragraph("Before the table.")
+    table = document.add_table(rows=4, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "Merged title"
+    table.cell(1, 0).merge(table.cell(2, 0)).text = "North"
+    table.cell(1, 1).text, table.cell(1, 2).text = "Q1", "10"
+    table.cell(2, 1).text, table.cell(2, 2).text = "Q2", "20"
+    nested = table.cell(2, 2).add_table(rows=1, cols=2)
+    nested.cell(0, 0).text, nested.cell(0, 1).text = "Inner left", "Inner right"
+    table.cell(3, 0).text, table.cell(3, 2).text = "Total", "30"
+    row = table.rows[3]._tr
+    control = parse_xml(f"<w:sdt {nsdecls('w')}><w:sdtPr/><w:sdtContent/></w:sdt>")
+    row.addprevious(control)
+    control[1].append(row)
+    box = document.add_paragraph("Next to a box")
+    box._p.append(parse_xml(text_box("Boxed note")))
+    client = document.add_paragraph("Client: ")
+    client._p.append(
+        parse_xml(
+            f'<w:sdt {nsdecls("w")}><w:sdtPr><w:alias w:val="Client"/></w:sdtPr><w:sdtContent><w:r>'
+            "<w:t>ACME works</w:t></w:r></w:sdtContent></w:sdt>"
+        )
+    )
+    after = document.add_paragraph("After the controls.")
+    after._p.addprevious(
+        parse_xml(
+            f'<w:sdt {nsdecls("w")}><w:sdtPr><w:alias w:val="Sign-off"/></w:sdtPr><w:sdtContent><w:p><w:r>'
+            "<w:t>Signed by the board.</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+        )
+    )
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def make_docx_headers() -> bytes:
+    """Two sections. The first shows a first-page, an odd (default) and an even-page header; the second
+    its own default header and the first's even one (linked), and has a first-page header it does not
+    show ("different first page" off)."""
+    document = docx.Document()
+    document.settings.odd_and_even_pages_header_footer = True
+    first = document.sections[0]
+    first.different_first_page_header_footer = True
+    first.first_page_header.paragraphs[0].text = "First page header"
+    first.header.paragraphs[0].text = "Running header"
+    first.even_page_header.paragraphs[0].text = "Even header"
+    first.footer.paragraphs[0].text = "Running footer"
+    document.add_paragraph("Body of section one.")
+    second = document.add_section()
+    second.different_first_page_header_footer = False
+    second.header.is_linked_to_previous = False
+    second.header.paragraphs[0].text = "Appendix header"
+    second.first_page_header.is_linked_to_previous = False
+    second.first_page_header.paragraphs[0].text = "Unshown header"
+    document.add_paragraph("Body of section two.")
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
+import io
+import re
+from typing import Any
 
-from doc_files import PDF_UNICODE, make_docx, make_pdf, make_pptx, make_xlsx, pdf_pages
+import docx
+import pytest
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
+
+from doc_files import (
+    PDF_UNICODE,
+    make_docx,
+    make_docx_headers,
+    make_docx_structures,
+    make_pdf,
+    make_pptx,
+    make_xlsx,
+    pdf_pages,
+)
 from ossdoc import errors
 from ossdoc.services.docs import office
 from ossdoc.services.docs.source import detect
@@ -16,6 +32,82 @@ def test_docx_text_is_complete_and_ordered() -> None:
              "Paragraph after the table.", "Footer line"]  # fmt: skip
     positions = [text.index(part) for part in order]
     assert positions == sorted(positions)
+
+
+def test_docx_tables_text_boxes_and_content_controls_each_once_in_place() -> None:
+    # One line per row, cells apart by tabs: a merged cell once (the later rows of a vertical merge hold
+    # an empty cell, which keeps the columns), a nested table's rows after its cell's text. The text box
+    # follows its paragraph, once though Word stores it twice.
+    text = office.extract("docx", make_docx_structures(), "s.docx")
+    assert text.split("\n") == [
+        "Before the table.",
+        "Merged title",
+        "North\tQ1\t10",
+        "\tQ2\t20",
+        "Inner left\tInner right",
+        "Total\t\t30",
+        "Next to a box",
+        "Boxed note",
+        "Client: ACME works",
+        "Signed by the board.",
+        "After the controls.",
+    ]
+
+
+def test_docx_headers_shown_each_once() -> None:
+    text = office.extract("docx", make_docx_headers(), "h.docx")
+    assert text.split("\n") == [
+        "First page header",
+        "Running header",
+        "Even header",
+        "Appendix header",  # the second section's; its even header is the first's, its first-page one unshown
+        "Body of section one.",
+        "Body of section two.",
+        "Running footer",
+    ]
+
+
+def field(code: str, result: str) -> list[str]:
+    return [
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>',
+        f'<w:r><w:instrText xml:space="preserve">{code}</w:instrText></w:r>',
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>',
+        f"<w:r><w:t>{result}</w:t></w:r>",
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>',
+    ]
+
+
+def save(document: Any) -> bytes:
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_fields_show_their_results_and_deletions_are_gone() -> None:
+    # The text as the page shows it with the changes accepted: field results without their codes (the
+    # result of a field nested in a code is part of that code), no deleted text, page breaks as lines.
+    document = docx.Document()
+    paragraph = document.add_paragraph("Old ")
+    runs = [
+        '<w:del w:id="1" w:author="a"><w:r><w:delText>removed </w:delText></w:r></w:del>',
+        '<w:ins w:id="2" w:author="a"><w:r><w:t xml:space="preserve">added text, see </w:t></w:r></w:ins>',
+        *field(' HYPERLINK "https://example.com" ', "the site"),
+        '<w:r><w:t xml:space="preserve">, page </w:t></w:r>',
+        '<w:fldSimple w:instr=" PAGE "><w:r><w:t>7</w:t></w:r></w:fldSimple>',
+        '<w:r><w:t xml:space="preserve">; </w:t></w:r>',
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>',
+        "<w:r><w:instrText> IF </w:instrText></w:r>",
+        *field(" MERGEFIELD member ", "yes"),
+        '<w:r><w:instrText xml:space="preserve"> = "yes" "a member" "" </w:instrText></w:r>',
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>',
+        "<w:r><w:t>a member</w:t></w:r>",
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>',
+        '<w:r><w:t>.</w:t><w:br w:type="page"/><w:t>Next page</w:t></w:r>',
+    ]
+    for xml in runs:
+        paragraph._p.append(parse_xml(re.sub(r"^<([\w:]+)", rf"<\1 {nsdecls('w')}", xml)))
+    text = office.extract("docx", save(document), "f.docx")
+    assert text == "Old added text, see the site, page 7; a member.\nNext page"
 
 
 def test_pptx_slides_tables_then_notes() -> None:

@@ -17,11 +17,11 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.text.paragraph import Paragraph
 
-from doc_files import make_pptx
+from doc_files import make_docx_headers, make_docx_structures, make_pptx
 from ossdoc import errors
 from ossdoc.backends.llm import Message, ScriptedLLM
 from ossdoc.config import Settings
-from ossdoc.services.docs import docx_output
+from ossdoc.services.docs import docx_output, office
 from ossdoc.services.docs.docx_output import RewriteStats, rewrite_docx
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args, Operation
@@ -240,6 +240,22 @@ async def test_tracked_changes_simple_fields_and_content_controls() -> None:
     texts = [t.text for t in p.iter(qn("w:t"), qn("w:delText"))]
     assert texts == ["OLD ", "removed", "ADDED", " TEXT, PAGE ", "7", "ACME WORKS"]
     assert p.find(qn("w:ins")) is not None and p.find(qn("w:fldSimple")) is not None
+
+
+async def test_tables_text_boxes_controls_and_every_header_are_rewritten() -> None:
+    source = make_docx_structures()
+    output, _ = await translate(source)
+    assert office.extract("docx", output, "o.docx") == office.extract("docx", source, "s.docx").upper()
+    # Both copies of the text box: a reader that takes the VML fallback shows the translation too.
+    assert [t.text for t in stories(output)[1].iter(qn("w:t")) if "OXED" in (t.text or "")] == [
+        "BOXED NOTE"
+    ] * 2
+    output, _ = await translate(make_docx_headers())
+    package = docx.Document(io.BytesIO(output)).part.package
+    headers = [p.element for p in package.iter_parts() if p.partname.startswith("/word/header")]
+    texts = sorted("".join(t.text for t in header.iter(qn("w:t"))) for header in headers)
+    shown = ["APPENDIX HEADER", "EVEN HEADER", "FIRST PAGE HEADER", "RUNNING HEADER"]
+    assert texts == [*shown, "UNSHOWN HEADER"]  # no section shows it, but one could
 
 
 async def test_text_without_letters_is_kept_and_never_sent() -> None:

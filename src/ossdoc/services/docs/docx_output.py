@@ -1,10 +1,9 @@
 """A .docx rewritten in place: each paragraph's text replaced by the operation's output (``doc/translate``
 into a Word file), the document's structure, styles, tables, pictures and fields left as they are.
 
-Paragraphs are read from every story (headers, the body with its tables and text boxes, footers). A
-paragraph's text is cut into *segments* at what must stay where it is: fields, inline pictures,
-hyperlinks, page breaks; most paragraphs are one segment. A segment's new text goes into its first run
-that holds text, with that run's formatting, and its other runs lose their text.
+Paragraphs are read from every story, as ``docx_segments`` reads them, and cut into segments at what
+must stay where it is (fields, inline pictures, hyperlinks, page breaks). A segment's new text goes into
+its first run that holds text, with that run's formatting, and its other runs lose their text.
 
 Consecutive segments travel in one request, separated by blank lines. An answer that does not split
 back into as many parts, or whose parts are out of proportion to their sources (a model that moved a
@@ -23,25 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ossdoc import errors
+from ossdoc.services.docs import docx_segments
+from ossdoc.services.docs.docx_segments import Segment
 from ossdoc.services.docs.registry import Args, Operation
 from ossdoc.services.docs.service import MIN_OUTPUT_TOKENS, DocumentService, Generation
 
 log = logging.getLogger("ossdoc.docs")
-
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_WP = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
-_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
-P, R, RPR, T, BR, FLDCHAR = (_W + n for n in ("p", "r", "rPr", "t", "br", "fldChar"))
-_SYMBOLS = {_W + "tab": "\t", _W + "cr": "\n", _W + "noBreakHyphen": "\u2011", _W + "softHyphen": "\u00ad"}
-# Paragraph children holding runs that read as part of the paragraph's text. Each is a segment of its
-# own: text moved in or out of a hyperlink (or a tracked insertion) would change what it covers.
-_CONTAINERS = {_W + n for n in ("hyperlink", "ins", "moveTo", "smartTag", "customXml", "dir", "bdo", "sdt")}
-# Paragraph children with no visible text of their own; any other element with content is a barrier.
-_SILENT = {_W + n for n in ("pPr", "del", "moveFrom", "sdtPr", "sdtEndPr", "smartTagPr", "customXmlPr")}
-# Run children kept in place that do not cut a segment: a note mark or a floating shape may end up
-# after the new text, which is better than translating a sentence in two halves.
-_NOTE_MARKS = ("footnoteReference", "endnoteReference", "commentReference", "annotationRef")
-_KEPT = {RPR, _W + "lastRenderedPageBreak", *(_W + n for n in _NOTE_MARKS)}
 
 SEPARATOR = "\n\n"
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
@@ -55,44 +41,6 @@ MAX_BATCH = 12
 MEASURABLE = 20  # characters: below, a length ratio says little ("Yes" → "Oui")
 OUT_OF_PROPORTION = 3.0  # a part this many times longer or shorter than its batch's typical ratio
 RETRY_SECONDS = 0.5
-
-
-@dataclass
-class _Piece:
-    """The text elements (``w:t``, ``w:tab``, ``w:br``...) of one run that belong to a segment."""
-
-    run: Any
-    atoms: list[Any]
-
-    @property
-    def text(self) -> str:
-        return "".join(_atom_text(atom) or "" for atom in self.atoms)
-
-
-@dataclass
-class Segment:
-    pieces: list[_Piece]
-
-    @property
-    def text(self) -> str:
-        return "".join(piece.text for piece in self.pieces)
-
-    def write(self, text: str) -> None:
-        """Replace the segment's text, keeping the whitespace around it, in its first run holding text."""
-        source = self.text
-        text = source[: len(source) - len(source.lstrip())] + text + source[len(source.rstrip()) :]
-        target = next((p for p in self.pieces if p.text.strip()), self.pieces[0])
-        for piece in self.pieces:
-            run = piece.run
-            at = run.index(piece.atoms[0])
-            for atom in piece.atoms:
-                run.remove(atom)
-            if piece is target:
-                for offset, atom in enumerate(_atoms(text)):
-                    run.insert(at + offset, atom)
-            elif all(child.tag == RPR for child in run):
-                run.getparent().remove(run)
-            piece.atoms = []
 
 
 @dataclass
@@ -122,18 +70,12 @@ def read_docx(data: bytes) -> DocxText:
     """Open a .docx; ``InvalidArgument`` if it is not one or cannot be read."""
     try:
         import docx
-        from docx.opc.constants import CONTENT_TYPE
 
         document = docx.Document(io.BytesIO(data))
-        parts = list(document.part.package.iter_parts())
-        # Each header and footer part once, however many sections share it.
-        headers = [p.element for p in parts if p.content_type == CONTENT_TYPE.WML_HEADER]
-        footers = [p.element for p in parts if p.content_type == CONTENT_TYPE.WML_FOOTER]
         paragraphs = []
-        for story in (*headers, document.element.body, *footers):
-            # Document order: tables cell by cell, nested tables and text boxes where they stand.
-            for element in story.iter(P):
-                segments = _segments(element)
+        for story in docx_segments.stories(document, unshown=True):
+            for element in docx_segments.paragraphs(story, fallback=True):
+                segments = docx_segments.segments(element)
                 if any(segment.text.strip() for segment in segments):
                     paragraphs.append(Paragraph(element, segments))
     except Exception as exc:  # python-docx, zipfile and lxml each raise their own for a broken file
@@ -221,16 +163,10 @@ class _Rewriter:
             self.stats.truncated += 1
         return output.strip()
 
-    async def _generate(self, content: str) -> tuple[str, str]:
+    async def _generate(self, content: str) -> tuple[str, str | None]:
         generation = await self._start(content)
         self.stats.requests += 1
-        final = None
-        try:
-            async for progress in generation:
-                final = progress
-        finally:
-            await generation.aclose()
-        assert final is not None and final.finish_reason is not None
+        final = await generation.result()
         self.stats.input_tokens += final.input_tokens
         self.stats.output_tokens += final.output_tokens
         return _NOT_XML.sub("", final.text.replace("\r\n", "\n")), final.finish_reason
@@ -281,96 +217,3 @@ def _proportionate(sources: list[str], parts: list[str]) -> bool:
         return True
     typical = statistics.median(ratios)
     return all(typical / OUT_OF_PROPORTION <= ratio <= typical * OUT_OF_PROPORTION for ratio in ratios)
-
-
-# Reading a paragraph ---------------------------------------------------------------------------------
-
-
-def _segments(paragraph: Any) -> list[Segment]:
-    reader = _Reader()
-    reader.walk(paragraph)
-    reader.cut()
-    return reader.segments
-
-
-class _Reader:
-    """Segments of one paragraph, in order, cut at every barrier."""
-
-    def __init__(self) -> None:
-        self.segments: list[Segment] = []
-        self.pieces: list[_Piece] = []
-        self.field_depth = 0  # inside a complex field (w:fldChar begin … end): code and result stay
-
-    def cut(self) -> None:
-        if any(piece.atoms for piece in self.pieces):
-            self.segments.append(Segment([piece for piece in self.pieces if piece.atoms]))
-        self.pieces = []
-
-    def walk(self, parent: Any) -> None:
-        for child in parent:
-            tag = child.tag
-            if tag == R:
-                self._run(child)
-            elif tag in _CONTAINERS:
-                self.cut()
-                content = child.find(_W + "sdtContent") if tag == _W + "sdt" else child
-                if content is not None:
-                    self.walk(content)
-                self.cut()
-            elif tag in _SILENT or not isinstance(tag, str):  # comments and processing instructions
-                continue
-            elif len(child) or child.text:  # a simple field, an equation, anything unknown with content
-                self.cut()
-
-    def _run(self, run: Any) -> None:
-        piece = self._piece(run)
-        for child in run:
-            tag = child.tag
-            if tag == FLDCHAR:
-                kind = child.get(_W + "fldCharType")
-                self.field_depth = max(0, self.field_depth + {"begin": 1, "end": -1}.get(kind, 0))
-                piece = self._cut_at(run)
-            elif self.field_depth:
-                continue
-            elif _atom_text(child) is not None:
-                piece.atoms.append(child)
-            elif tag in _KEPT or (tag == _W + "drawing" and child.find(".//" + _WP + "inline") is None):
-                continue
-            else:  # an inline picture, a page break, a symbol...: it keeps its place between segments
-                piece = self._cut_at(run)
-
-    def _piece(self, run: Any) -> _Piece:
-        piece = _Piece(run, [])
-        self.pieces.append(piece)
-        return piece
-
-    def _cut_at(self, run: Any) -> _Piece:
-        self.cut()
-        return self._piece(run)
-
-
-def _atom_text(element: Any) -> str | None:
-    """The text of a run's text element; None for anything else."""
-    tag = element.tag
-    if tag == T:
-        return str(element.text or "")
-    if tag == BR:
-        return "\n" if element.get(_W + "type") in (None, "textWrapping") else None
-    return _SYMBOLS.get(tag)
-
-
-def _atoms(text: str) -> list[Any]:
-    from docx.oxml.parser import OxmlElement
-
-    atoms = []
-    for part in re.split(r"(\t|\n)", text):
-        if part == "\t":
-            atoms.append(OxmlElement("w:tab"))
-        elif part == "\n":
-            atoms.append(OxmlElement("w:br"))
-        elif part:
-            atom = OxmlElement("w:t")
-            atom.text = part
-            atom.set(_XML_SPACE, "preserve")
-            atoms.append(atom)
-    return atoms

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ossdoc import errors
+from ossdoc.services.docs import docx_segments
 
 DOCX, PPTX, XLSX, PDF = "docx", "pptx", "xlsx", "pdf"
 MEDIA_TYPES = {
@@ -53,28 +54,23 @@ def _docx(data: bytes) -> Iterator[str]:
     import docx
 
     document = docx.Document(io.BytesIO(data))
-    headers: list[Any] = []
-    footers: list[Any] = []
-    for section in document.sections:
-        # A header "linked to previous" repeats the one before: read each distinct one once.
-        own_first = section.different_first_page_header_footer
-        for collected, first, main in (
-            (headers, section.first_page_header, section.header),
-            (footers, section.first_page_footer, section.footer),
-        ):
-            parts = [first, main] if own_first else [main]
-            collected += [p for p in parts if not p.is_linked_to_previous]
-    for part in (*headers, document, *footers):
-        yield from _docx_blocks(part.iter_inner_content())
+    for story in docx_segments.stories(document):
+        yield from _docx_lines(docx_segments.blocks(story))
 
 
-def _docx_blocks(blocks: Iterator[Any]) -> Iterator[str]:
+def _docx_lines(blocks: Iterable[Any]) -> Iterator[str]:
+    """A line per paragraph, a line per table row with its cells apart by tabs (a cell of several
+    paragraphs or a nested table spans lines); empty paragraphs and rows left out."""
     for block in blocks:
-        if hasattr(block, "rows"):
+        if isinstance(block, docx_segments.Table):
             for row in block.rows:
-                yield "\t".join(cell.text.strip() for cell in row.cells)
-        elif block.text.strip():
-            yield block.text
+                cells = ["\n".join(_docx_lines(cell)).strip() for cell in row]
+                if any(cells):
+                    yield "\t".join(cells)
+        else:
+            text = docx_segments.text(block).strip("\n")  # a page break before or after the text
+            if text.strip():
+                yield text
 
 
 def _pptx(data: bytes) -> Iterator[str]:

@@ -16,7 +16,7 @@ from ossdoc.services.docs import office
 from ossdoc.services.docs.docx_output import rewrite_docx
 from ossdoc.services.docs.params import SaveAs
 from ossdoc.services.docs.registry import DocRequest
-from ossdoc.services.docs.service import DocumentService, Generation, Progress
+from ossdoc.services.docs.service import DocumentService, Progress
 from ossdoc.services.docs.source import stored_document, stored_text
 from ossdoc.services.objects import ObjectStore
 
@@ -66,7 +66,7 @@ async def run(
     content = request.content
     if content is None:
         content = await stored_text(store, bucket, key, limit)
-    result = await final(await docs.start(request.operation, content, request.args))
+    result = await (await docs.start(request.operation, content, request.args)).result()
     if save_as is None:
         return Outcome(result)
     data = result.text.encode()
@@ -95,18 +95,6 @@ async def _run_docx(
     reason = "length" if stats.truncated else "stop"
     result = Progress("", reason, stats.input_tokens, stats.output_tokens, stats.requests)
     return Outcome(result, saved)
-
-
-async def final(generation: Generation) -> Progress:
-    """Run a generation to its end (closing it, also when interrupted) and return its last step."""
-    last: Progress | None = None
-    try:
-        async for progress in generation:
-            last = progress
-    finally:
-        await generation.aclose()
-    assert last is not None and last.finish_reason is not None
-    return last
 
 
 async def save(store: ObjectStore, save_as: SaveAs, bucket: str, data: bytes, content_type: str) -> Saved:

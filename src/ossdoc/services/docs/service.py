@@ -80,6 +80,17 @@ class Generation:
         finally:
             self._ticket.release()
 
+    async def result(self) -> Progress:
+        """Run to the end (closing, also when interrupted) and return the last step."""
+        last: Progress | None = None
+        try:
+            async for progress in self:
+                last = progress
+        finally:
+            await self.aclose()
+        assert last is not None and last.finish_reason is not None
+        return last
+
 
 class DocumentService:
     def __init__(

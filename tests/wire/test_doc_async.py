@@ -217,6 +217,12 @@ def test_cancel_a_running_task(tmp_path: Path) -> None:
         bucket = make_bucket(server)
         task_id = submit_long(server, bucket)
         wait(server, bucket, task_id, "Running")
+        for _ in range(200):  # the status shows the text growing
+            progress = tasks(server, bucket, task_id).json().get("Progress")
+            if progress and progress["Characters"] > 0:
+                break
+            time.sleep(0.05)
+        assert progress["OutputTokens"] > 0 and progress["InputTokens"] > 0
         reply = tasks(server, bucket, task_id, method="DELETE")
         assert reply.status_code == 200 and reply.json()["State"] == "Cancelled"
         assert oss2_bucket(server, bucket).object_exists("long.txt") is False

@@ -28,12 +28,13 @@ class Script:
         self.calls: list[str] = []
         self.release = asyncio.Event()
 
-    async def __call__(self, task: TaskRecord) -> Outcome:
+    async def __call__(self, task: TaskRecord, watch: Callable[[Progress], None]) -> Outcome:
         self.calls.append(task.task_id)
         step = self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
         if isinstance(step, BaseException):
             raise step
         if step == "block":
+            watch(Progress("so far", None, 40, 2))
             await self.release.wait()
             return DONE
         assert isinstance(step, Outcome)
@@ -122,9 +123,14 @@ async def test_tasks_run_one_after_another_in_order(cleanup: list[TaskRunner]) -
     second = await runner.submit("b", "k", PROCESS, "r")
     await until(runner, first.task_id, "Running")
     assert (await runner.get("b", second.task_id)).state == "Queued"
+    while runner.progress(first.task_id) is None:
+        await asyncio.sleep(0.01)
+    assert runner.progress(first.task_id) == Progress("so far", None, 40, 2)
+    assert runner.progress(second.task_id) is None
     script.release.set()
     await until(runner, second.task_id, "Succeeded")
     assert script.calls == [first.task_id, second.task_id]
+    assert runner.progress(first.task_id) is None  # kept only while it runs
 
 
 async def test_cancel_a_queued_and_a_running_task(cleanup: list[TaskRunner]) -> None:

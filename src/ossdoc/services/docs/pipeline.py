@@ -7,7 +7,7 @@ paragraph rewritten in place (doc/translate, polish, rephrase and enrich)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ossdoc import errors
@@ -56,17 +56,24 @@ def check_docx_output(request: DocRequest) -> None:
 
 
 async def run(
-    docs: DocumentService, store: ObjectStore, request: DocRequest, bucket: str, key: str, limit: int
+    docs: DocumentService,
+    store: ObjectStore,
+    request: DocRequest,
+    bucket: str,
+    key: str,
+    limit: int,
+    watch: Callable[[Progress], None] | None = None,
 ) -> Outcome:
     """Process ``request`` on the object ``bucket``/``key`` (the document when there is no content,
-    of at most ``limit`` bytes) and store the result where saveas says."""
+    of at most ``limit`` bytes) and store the result where saveas says. ``watch`` sees the text
+    grow (not a .docx result's)."""
     save_as = request.save_as
     if save_as is not None and docx_output(save_as):
         return await _run_docx(docs, store, request, save_as, bucket, key, limit)
     content = request.content
     if content is None:
         content = await stored_text(store, bucket, key, limit)
-    result = await (await docs.start(request.operation, content, request.args)).result()
+    result = await (await docs.start(request.operation, content, request.args)).result(watch)
     if save_as is None:
         return Outcome(result)
     data = result.text.encode()

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -80,12 +80,15 @@ class Generation:
         finally:
             self._ticket.release()
 
-    async def result(self) -> Progress:
-        """Run to the end (closing, also when interrupted) and return the last step."""
+    async def result(self, watch: Callable[[Progress], None] | None = None) -> Progress:
+        """Run to the end (closing, also when interrupted) and return the last step; ``watch`` sees
+        every step."""
         last: Progress | None = None
         try:
             async for progress in self:
                 last = progress
+                if watch is not None:
+                    watch(progress)
         finally:
             await self.aclose()
         assert last is not None and last.finish_reason is not None

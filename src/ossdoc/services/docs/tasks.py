@@ -15,12 +15,13 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 
 from ossdoc import errors
 from ossdoc.backends.tasks import FINISHED, State, TaskRecord, TaskStore
 from ossdoc.services.docs import pipeline
 from ossdoc.services.docs.pipeline import Outcome
-from ossdoc.services.docs.service import DocumentService
+from ossdoc.services.docs.service import DocumentService, Progress
 from ossdoc.services.objects import ObjectStore
 
 log = logging.getLogger("ossdoc.tasks")
@@ -30,15 +31,16 @@ RETENTION_SECONDS = 7 * 24 * 3600  # finished tasks are forgotten after a week
 BACKEND_RETRIES = 5
 MAX_BACKOFF = 30.0
 
-Execute = Callable[[TaskRecord], Awaitable[Outcome]]
+Watch = Callable[[Progress], None]
+Execute = Callable[[TaskRecord, Watch], Awaitable[Outcome]]
 
 
 def executor(docs: DocumentService, store: ObjectStore, limit: int) -> Execute:
     """Run a task as the JSON reply would run its request (``limit``: largest stored document)."""
 
-    async def execute(task: TaskRecord) -> Outcome:
+    async def execute(task: TaskRecord, watch: Watch) -> Outcome:
         request = docs.parse_process(task.process)
-        return await pipeline.run(docs, store, request, task.bucket, task.key, limit)
+        return await pipeline.run(docs, store, request, task.bucket, task.key, limit, watch)
 
     return execute
 
@@ -56,6 +58,7 @@ class TaskRunner:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._running: dict[str, asyncio.Task[Outcome]] = {}
         self._cancelled: set[str] = set()  # running tasks a client cancelled (not a shutdown)
+        self._progress: dict[str, Progress] = {}  # the latest step of each running task
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -86,6 +89,10 @@ class TaskRunner:
         if task is None or task.bucket != bucket:
             raise errors.NoSuchTask(TaskId=task_id)
         return task
+
+    def progress(self, task_id: str) -> Progress | None:
+        """How far a running task has come (kept in memory only: a restart starts it over)."""
+        return self._progress.get(task_id)
 
     async def list(self, bucket: str, after: str, limit: int) -> list[TaskRecord]:
         return await self.store.list(bucket, after, limit)
@@ -147,13 +154,14 @@ class TaskRunner:
             finally:
                 self._running.pop(task_id, None)
                 self._cancelled.discard(task_id)
+                self._progress.pop(task_id, None)
 
     async def _attempt(self, task: TaskRecord) -> Outcome:
         """Run the task, waiting out a full queue and retrying an unavailable model backend."""
         delay, failures = 1.0, 0
         while True:
             try:
-                return await self.execute(task)
+                return await self.execute(task, partial(self._progress.__setitem__, task.task_id))
             except errors.SlowDown:
                 pass
             except errors.ServiceUnavailable:

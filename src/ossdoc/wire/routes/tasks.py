@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from ossdoc import errors
 from ossdoc.backends.tasks import TaskRecord
-from ossdoc.services.docs import pipeline
+from ossdoc.services.docs import Progress, pipeline
 from ossdoc.services.docs.params import form_value
 from ossdoc.services.docs.tasks import TaskRunner
 from ossdoc.wire import sse
@@ -72,11 +72,11 @@ async def get_tasks(ctx: Context) -> Response:
     await ctx.state.store.bucket(bucket)
     task_id = ctx.query.get(TASKS, "")
     if task_id:
-        return _json(ctx, task_json(await runner.get(bucket, task_id)))
+        return _json(ctx, task_json(await runner.get(bucket, task_id), runner.progress(task_id)))
     marker = ctx.query.get("marker", "")
     max_keys = int_param(ctx, "max-keys", 100, 1, 1000)
     tasks = await runner.list(bucket, marker, max_keys + 1)
-    reply: dict[str, Any] = {"Tasks": [task_json(t) for t in tasks[:max_keys]]}
+    reply: dict[str, Any] = {"Tasks": [task_json(t, runner.progress(t.task_id)) for t in tasks[:max_keys]]}
     reply["IsTruncated"] = len(tasks) > max_keys
     if len(tasks) > max_keys:
         reply["NextMarker"] = tasks[max_keys - 1].task_id
@@ -93,7 +93,7 @@ async def cancel_task(ctx: Context) -> Response:
     return _json(ctx, task_json(await runner.cancel(bucket, task_id)))
 
 
-def task_json(task: TaskRecord) -> dict[str, Any]:
+def task_json(task: TaskRecord, progress: Progress | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "TaskId": task.task_id,
         "State": task.state,
@@ -108,6 +108,13 @@ def task_json(task: TaskRecord) -> dict[str, Any]:
         body["StartTime"] = iso8601(task.started)
     if task.finished is not None:
         body["EndTime"] = iso8601(task.finished)
+    if task.state == "Running" and progress is not None:
+        # How far it has come: the text so far, in characters, and the tokens it took.
+        body["Progress"] = {
+            "Characters": len(progress.text),
+            "InputTokens": progress.input_tokens,
+            "OutputTokens": progress.output_tokens,
+        }
     if task.output_key:
         output = {"Bucket": task.output_bucket, "Object": task.output_key, "FileSize": task.output_size}
         body["Output"] = output

@@ -16,6 +16,7 @@ from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
 from ossdoc.services.docs import DocumentService
+from ossdoc.services.docs.cache import ResultCache
 from ossdoc.services.docs.tasks import TaskRunner, executor
 from ossdoc.services.multipart import Multipart
 from ossdoc.services.objects import ObjectStore
@@ -35,7 +36,10 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             backend = await asyncio.to_thread(create_backend, settings, settings.data)
             stack.push_async_callback(backend.close)
-            docs = DocumentService(backend, settings)
+            cache_file = settings.data / "cache.sqlite3"
+            cache = await asyncio.to_thread(ResultCache, settings.cache_bytes, cache_file)
+            stack.callback(cache.close)
+            docs = DocumentService(backend, settings, cache=cache)
             task_store = await SQLiteTaskStore.open(settings.data / "tasks.sqlite3", settings.fsync)
             stack.push_async_callback(task_store.close)
             execute = executor(docs, store, settings.max_document_bytes)

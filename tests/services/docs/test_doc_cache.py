@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ossdoc.backends.llm import ScriptedLLM
@@ -59,3 +61,41 @@ def test_least_recently_used_entries_go_first() -> None:
     assert cache.size == 8
     cache.put("huge", Progress("x" * 11, "stop", 1, 1))
     assert cache.get("huge") is None
+
+
+def test_a_cache_file_keeps_results_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    first = ResultCache(1000, path)
+    first.put("a", Progress("first result", "stop", 10, 2, 3))
+    first.put("b", Progress("second", "stop", 5, 1))
+    first.get("a")  # a is now the most recently used
+    first.close()
+    again = ResultCache(1000, path)
+    assert again.get("b") == Progress("second", "stop", 5, 1)
+    assert again.get("a") == Progress("first result", "stop", 10, 2, 3)  # the most recent again
+    assert again.size == len("first result") + len("second")
+    again.close()
+    smaller = ResultCache(len("first result"), path)  # a lower limit evicts the least recent
+    assert smaller.get("b") is None and smaller.get("a") is not None
+    smaller.close()
+    assert ResultCache(1000, path).get("b") is None  # evicted from the file too
+
+
+def test_an_unreadable_cache_file_is_started_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    cache = ResultCache(1000, path)
+    cache.put("k", Progress("kept", "stop", 1, 1))
+    cache.close()
+    assert ResultCache(1000, path).get("k") == Progress("kept", "stop", 1, 1)
+
+
+async def test_the_service_answers_from_a_cache_file_after_a_restart(tmp_path: Path) -> None:
+    llm = ScriptedLLM(lambda messages: "translated text")
+    cache = ResultCache(1000, tmp_path / "cache.sqlite3")
+    first = await final(DocumentService(llm, Settings(), cache=cache), "bonjour")
+    cache.close()
+    cache = ResultCache(1000, tmp_path / "cache.sqlite3")
+    assert await final(DocumentService(llm, Settings(), cache=cache), "bonjour") == first
+    assert len(llm.calls) == 1
+    cache.close()

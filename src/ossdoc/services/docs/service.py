@@ -97,7 +97,12 @@ class Generation:
 
 class DocumentService:
     def __init__(
-        self, backend: LLMBackend, settings: Settings, operations: Registry = OPERATIONS, slots: int = 1
+        self,
+        backend: LLMBackend,
+        settings: Settings,
+        operations: Registry = OPERATIONS,
+        slots: int = 1,
+        cache: ResultCache | None = None,
     ) -> None:
         self.backend = backend
         self.operations = operations
@@ -108,7 +113,7 @@ class DocumentService:
         self._slot = asyncio.Semaphore(slots)
         self._admitted = 0
         self._seconds = 5.0  # moving average of a generation's time on the model, for Retry-After
-        self.cache = ResultCache(settings.cache_bytes)
+        self.cache = cache if cache is not None else ResultCache(settings.cache_bytes)
 
     @property
     def body_limit(self) -> int:

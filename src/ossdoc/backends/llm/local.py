@@ -69,7 +69,11 @@ class LocalLlama:
         )
         self._vocab = model.vocab
         self._pieces: dict[int, bytes] = {}
-        self._info = ModelInfo(name, context_size, {"path": str(model_path), "threads": str(threads)})
+        stat = model_path.stat()
+        # Tells results of this file from those of another one later put at the same path.
+        version = f"{stat.st_size}-{stat.st_mtime_ns}"
+        extra = {"path": str(model_path), "threads": str(threads), "version": version}
+        self._info = ModelInfo(name, context_size, extra)
         self._lock = asyncio.Lock()
         self._closed = False
         self._prompt_rate = _FIRST_RATE  # seconds per prompt token, a moving average

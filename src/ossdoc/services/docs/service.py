@@ -133,7 +133,9 @@ class DocumentService:
 
         A document too long for one prompt is processed in pieces (``operation.long``): piece by
         piece, map-reduce (summaries of pieces, then a summary of those) or only its tail."""
-        key = cache_key(operation.name, dict(args.values), content, self.backend.info.name)
+        info = self.backend.info
+        model = f"{info.name}@{info.extra.get('version', '')}"
+        key = cache_key(operation.name, dict(args.values), content, model)
         cached = self.cache.get(key)
         if cached is not None:
             log.info("%s answered from the result cache", operation.name)

@@ -33,6 +33,22 @@ def test_paragraph_boundaries_are_preferred() -> None:
     assert split(text, 40) == ["First paragraph here.\n\nSecond one.\n\n", "Third paragraph is here."]
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_paragraphs_alone_rebuild_the_text_one_paragraph_a_piece(seed: int) -> None:
+    text = _document(random.Random(seed), 30)
+    pieces = split(text, 300, paragraphs_alone=True)
+    assert "".join(pieces) == text
+    assert all(len(p.rstrip()) <= 300 and "\n\n" not in p.rstrip() for p in pieces)
+    paragraphs = text.split("\n\n")
+    assert len(pieces) >= len(paragraphs)  # a paragraph longer than a piece still splits
+
+
+def test_paragraphs_alone_keeps_short_paragraphs_apart() -> None:
+    text = "First paragraph here.\n\nSecond one.\n\nThird paragraph is here."
+    pieces = split(text, 40, paragraphs_alone=True)
+    assert pieces == ["First paragraph here.\n\n", "Second one.\n\n", "Third paragraph is here."]
+
+
 def test_long_paragraph_splits_at_sentences_cjk_too() -> None:
     text = "第一句话很短。第二句话也很短！第三句话呢？最后一句。"
     pieces = split(text, 15)

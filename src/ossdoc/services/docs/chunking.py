@@ -13,12 +13,17 @@ _PARAGRAPHS = re.compile(r"\S.*?(?:\n\s*\n\s*|\Z)", re.S)
 _SENTENCES = re.compile(r".+?(?:[.!?;。！？；…]+[\"'”’」』)\]]*(?:\s+|$)|\n\s*|\Z)", re.S)
 
 
-def split(text: str, max_chars: int) -> list[str]:
-    """Pieces of at most ``max_chars`` characters (plus their trailing whitespace)."""
+def split(text: str, max_chars: int, *, paragraphs_alone: bool = False) -> list[str]:
+    """Pieces of at most ``max_chars`` characters (plus their trailing whitespace). With
+    ``paragraphs_alone``, no piece holds two paragraphs: a small model given several tends to merge
+    or drop some, and one at a time its output lines up with the source by construction."""
     leading = text[: len(text) - len(text.lstrip())]
     pieces: list[str] = []
     current = ""
     for paragraph in _PARAGRAPHS.findall(text):
+        if paragraphs_alone and current:
+            pieces.append(current)
+            current = ""
         for unit in [paragraph] if len(paragraph.rstrip()) <= max_chars else _sentences(paragraph, max_chars):
             if current and len(current) + len(unit.rstrip()) > max_chars:
                 pieces.append(current)

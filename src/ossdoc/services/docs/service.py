@@ -159,7 +159,11 @@ class DocumentService:
         elif operation.long == "tail":
             pieces = [chunking.tail(content, int(piece_tokens * chars_per_token))]
         else:
-            pieces = chunking.split(content, max(1, int(piece_tokens * chars_per_token)))
+            # A rewrite goes paragraph by paragraph, so every paragraph comes back in its place.
+            alone = operation.long == "pieces"
+            pieces = chunking.split(
+                content, max(1, int(piece_tokens * chars_per_token)), paragraphs_alone=alone
+            )
         plan = Plan(operation, args, pieces, piece_tokens, chars_per_token, key)
         ticket = self._admit(operation)
         if len(pieces) > 1:
@@ -255,7 +259,7 @@ class DocumentService:
         prefix, reason = "", "stop"
         for number, piece in enumerate(pieces, 1):
             last = number == len(pieces)
-            job = await self._job(plan.operation, piece, plan.args)
+            job = await self._job(plan.operation, piece.strip(), plan.args)
             async with aclosing(self._generate(job)) as steps:
                 async for step in steps:
                     text = prefix + step.text
@@ -278,7 +282,7 @@ class DocumentService:
             summaries = []
             for piece in pieces:
                 final = None
-                job = await self._job(plan.operation, piece, plan.args)
+                job = await self._job(plan.operation, piece.strip(), plan.args)
                 async with aclosing(self._generate(job)) as steps:
                     async for step in steps:
                         final = step

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ossdoc.backends.llm import Chunk, LLMError, Message, Sampling, create_backend
+from ossdoc.backends.llm import Chunk, LLMError, Message, Sampling, create_backend, local
 from ossdoc.backends.llm.local import LocalLlama, StopText
 from ossdoc.config import Settings
 from ossdoc.models import resolve_model
@@ -97,12 +97,14 @@ async def test_closing_stops_the_worker_within_a_token_and_frees_the_model(llama
 
 
 @model
-async def test_cancelling_the_task_interrupts_the_prompt_evaluation(llama: LocalLlama) -> None:
-    # Longer than 1.5 batches: evaluated in two steps at least, however fast the machine.
-    document = " ".join(f"Line {n}: the cat sat on the mat and looked at the moon." for n in range(75))
+async def test_cancelling_the_task_interrupts_the_prompt_evaluation(
+    llama: LocalLlama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "_STEP_SECONDS", 0.01)  # steps of 16 tokens, however fast the machine
+    document = " ".join(f"Line {n}: the cat sat on the mat and looked at the moon." for n in range(35))
     messages = [Message("user", f"Summarize:\n{document}")]
     prompt = llama.prompt_tokens(messages)
-    assert 1.5 * llama.llm.n_batch < len(prompt) < 1900
+    assert 500 < len(prompt) < 700
     llama.llm.reset()  # nothing cached: the whole prompt must be evaluated
     chunks: list[Chunk] = []
 

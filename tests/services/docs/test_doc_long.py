@@ -103,3 +103,14 @@ async def test_a_long_document_lets_other_requests_through_between_pieces() -> N
         group.start_soon(run_one, "short", "A short text.")
     assert finished == ["short", "long"]
     assert len(llm.calls) > 3
+
+
+async def test_a_paragraph_answered_with_blank_lines_stays_one_paragraph() -> None:
+    # A small model sometimes breaks one paragraph's translation with a blank line.
+    llm = ScriptedLLM(lambda messages: document_text(messages).upper().replace(". ", ".\n\n", 1))
+    content = paragraphs(60)
+    steps = await run(llm, "doc/translate", content)
+    final = steps[-1].text
+    assert len(final.split("\n\n")) == 60
+    assert final == content.upper().replace(". ", ".\n")  # each paragraph's break kept as a line break
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
@@ -27,6 +28,8 @@ from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
 
 log = logging.getLogger("ossdoc.docs")
+# Runs of line breaks; collapsing them to one keeps a growing text a prefix of its next state.
+_BLANK_LINES = re.compile(r"\n{2,}")
 MIN_OUTPUT_TOKENS = 64
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 
@@ -260,9 +263,11 @@ class DocumentService:
         for number, piece in enumerate(pieces, 1):
             last = number == len(pieces)
             job = await self._job(plan.operation, piece.strip(), plan.args)
+            # One paragraph of many comes back as one: a blank line inside it would split it in two.
+            one = len(pieces) > 1 and plan.operation.long == "pieces" and "\n\n" not in job.content
             async with aclosing(self._generate(job)) as steps:
                 async for step in steps:
-                    text = prefix + step.text
+                    text = prefix + (_BLANK_LINES.sub("\n", step.text) if one else step.text)
                     total = (used[0] + step.input_tokens, used[1] + step.output_tokens)
                     if step.finish_reason is None:
                         yield Progress(text, None, *total)

@@ -68,9 +68,7 @@ async def async_process_object(ctx: Context) -> Response:
 
 @router.route("GET", "bucket", TASKS)
 async def get_tasks(ctx: Context) -> Response:
-    runner, bucket = _runner(ctx), ctx.require_bucket()
-    await ctx.state.store.bucket(bucket)
-    task_id = ctx.query.get(TASKS, "")
+    runner, bucket, task_id = await _addressed(ctx)
     if task_id:
         return _json(ctx, task_json(await runner.get(bucket, task_id), runner.progress(task_id)))
     marker = ctx.query.get("marker", "")
@@ -85,9 +83,7 @@ async def get_tasks(ctx: Context) -> Response:
 
 @router.route("DELETE", "bucket", TASKS)
 async def cancel_task(ctx: Context) -> Response:
-    runner, bucket = _runner(ctx), ctx.require_bucket()
-    await ctx.state.store.bucket(bucket)
-    task_id = ctx.query.get(TASKS, "")
+    runner, bucket, task_id = await _addressed(ctx)
     if not task_id:
         raise errors.InvalidArgument(f"Name the task to cancel: {TASKS}=<TaskId>.", ArgumentName=TASKS)
     return _json(ctx, task_json(await runner.cancel(bucket, task_id)))
@@ -125,6 +121,14 @@ def task_json(task: TaskRecord, progress: Progress | None = None) -> dict[str, A
     if task.error_code:
         body["Error"] = {"Code": task.error_code, "Message": task.error_message}
     return body
+
+
+async def _addressed(ctx: Context) -> tuple[TaskRunner, str, str]:
+    """The runner, the bucket (which must exist) and the task id in the query ("" for none)."""
+    bucket = ctx.require_bucket()
+    runner = _runner(ctx)
+    await ctx.state.store.bucket(bucket)
+    return runner, bucket, ctx.query.get(TASKS, "")
 
 
 def _runner(ctx: Context) -> TaskRunner:

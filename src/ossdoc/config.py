@@ -43,6 +43,8 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = ""
     openai_model: str = ""
+    # With several servers in openai_base_url (comma-separated): the streams each may serve at once.
+    openai_streams: int = 4
     max_content_bytes: int = 19_500
     # Largest stored object processed when a request has no content (the model's context is
     # usually the tighter bound).

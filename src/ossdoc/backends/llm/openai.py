@@ -117,6 +117,14 @@ class OpenAICompatible:
         except httpx.HTTPError as exc:
             raise LLMError(f"model server unreachable or failed: {exc!r}") from exc
 
+    async def healthy(self) -> bool:
+        """Whether the server answers ``GET /models`` (every OpenAI-compatible server has it)."""
+        try:
+            response = await self.client.get("/models", timeout=5)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
     async def _prompt_tokens(self, messages: list[Message]) -> int:
         """input_tokens for a server whose chunks carry no usage (llama-cpp-python's sends none until
         the end): the messages counted by the server's tokenizer, without the chat template."""

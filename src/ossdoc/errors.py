@@ -13,6 +13,8 @@ OSS XML error body. Exception tree::
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import ClassVar
 
 
@@ -96,3 +98,30 @@ class NotModified(OSSError):
     code = "NotModified"
     status = 304
     default_message = "Not Modified"
+
+
+DISK_FULL_MESSAGE = (
+    "The server's storage is full: nothing of this request was stored and earlier objects are intact. "
+    "Retry once space has been freed."
+)
+
+
+def storage_full(exc: BaseException) -> OSSError | None:
+    """The OSS error for a write that failed because the data directory's filesystem is full (or
+    over quota), from the exception or one it was raised from; None for any other failure.
+
+    OSS documents no code for a full disk (507 is not an OSS status and the SDKs do not know it):
+    InternalError (500), which both SDKs treat as a retryable server failure, with a clear message."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return InternalError(DISK_FULL_MESSAGE)
+        if (
+            isinstance(current, sqlite3.Error)
+            and getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        ):
+            return InternalError(DISK_FULL_MESSAGE)
+        current = current.__cause__ or current.__context__
+    return None

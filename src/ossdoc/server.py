@@ -21,6 +21,7 @@ from ossdoc.services.docs.tasks import TaskRunner, executor
 from ossdoc.services.multipart import Multipart
 from ossdoc.services.objects import ObjectStore
 from ossdoc.wire.app import OSSApp
+from ossdoc.wire.protocol import OSSHttpToolsProtocol
 from ossdoc.wire.routes import router
 from ossdoc.wire.state import AppState
 
@@ -84,7 +85,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=OSSHttpToolsProtocol,  # OSS XML errors for requests that are not HTTP
         lifespan="on",
         server_header=False,
         date_header=False,

@@ -34,10 +34,6 @@ UNLIMITED_QOS = {
 }
 
 
-def missing(code: str, message: str) -> errors.OSSError:
-    return errors.define(code, 404, message)()
-
-
 def _document(tag: str, children: Mapping[str, Any]) -> Reply:
     async def reply(ctx: Context) -> Response:
         return xml_reply(tag, children)
@@ -52,13 +48,7 @@ def _failure(error: type[errors.OSSError]) -> Reply:
     return reply
 
 
-def _error(code: str, message: str) -> Reply:
-    return _failure(errors.define(code, 404, message))
-
-
 NO_ACCESS_POINTS = {"IsTruncated": False, "MaxKeys": "100", "AccessPoints": {}}
-NO_ACCESS_POINT = ("NoSuchAccessPoint", "Accesspoint not found")
-NO_RESOURCE_POOL = ("NoSuchResourcePool", "The specified resource pool does not exist.")
 
 
 async def _live_channels(ctx: Context) -> Response:
@@ -77,20 +67,20 @@ async def _live_channels(ctx: Context) -> Response:
 
 async def _cname(ctx: Context) -> Response:
     if ctx.query.get("comp") == "token":
-        raise missing("CnameTokenNotFound", "Cname token not found.")
+        raise errors.CnameTokenNotFound(Cname=ctx.query.get("cname", ""))
     return xml_reply("ListCnameResult", {"Bucket": ctx.require_bucket(), "Owner": owner(ctx)["ID"]})
 
 
 async def _style(ctx: Context) -> Response:
     if "styleName" in ctx.query:
-        raise missing("NoSuchStyle", "No Such Image Style")
+        raise errors.NoSuchStyle()
     return xml_reply("StyleList", {})
 
 
 async def _policy(ctx: Context) -> Response:
     if ctx.query.get("comp") == "callback":
-        raise missing("BucketCallbackPolicyNotExist", "The bucket callback policy does not exist.")
-    raise missing("NoSuchBucketPolicy", "The specified bucket policy does not exist.")
+        raise errors.BucketCallbackPolicyNotExist()
+    raise errors.NoSuchBucketPolicy()
 
 
 def _access_point_name(ctx: Context) -> str | None:
@@ -99,13 +89,13 @@ def _access_point_name(ctx: Context) -> str | None:
 
 async def _access_points(ctx: Context) -> Response:
     if _access_point_name(ctx):
-        raise missing(*NO_ACCESS_POINT)
+        raise errors.NoSuchAccessPoint()
     return xml_reply("ListAccessPointsResult", NO_ACCESS_POINTS)
 
 
 async def _public_access_block(ctx: Context) -> Response:
     if _access_point_name(ctx):
-        raise missing(*NO_ACCESS_POINT)
+        raise errors.NoSuchAccessPoint()
     return xml_reply("PublicAccessBlockConfiguration", {"BlockPublicAccess": False})
 
 
@@ -113,9 +103,7 @@ async def _redundancy_transitions(ctx: Context) -> Response:
     if ctx.headers.get("x-oss-redundancy-transition-taskid") or ctx.query.get(
         "x-oss-redundancy-transition-taskid"
     ):
-        raise missing(
-            "NoSuchDataRedundancyTransition", "The specified data redundancy transition does not exist."
-        )
+        raise errors.NoSuchDataRedundancyTransition()
     return xml_reply("ListBucketDataRedundancyTransition", {"IsTruncated": False})
 
 
@@ -153,40 +141,25 @@ BUCKET_READS: dict[str, Reply] = {
     "cname": _cname,
     "style": _style,
     "policy": _policy,
-    "accessPointPolicy": _error(*NO_ACCESS_POINT),
+    "accessPointPolicy": _failure(errors.NoSuchAccessPoint),
     "accessPoint": _access_points,
     "publicAccessBlock": _public_access_block,
     "redundancyTransition": _redundancy_transitions,
     "requesterQosInfo": _requester_qos,
-    "lifecycle": _error("NoSuchLifecycle", "No Row found in Lifecycle Table."),
-    "cors": _error("NoSuchCORSConfiguration", "The CORS Configuration does not exist."),
-    "website": _error(
-        "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration."
-    ),
-    "encryption": _error(
-        "NoSuchServerSideEncryptionRule", "The server side encryption configuration was not found."
-    ),
-    "inventory": _error("NoSuchInventory", "No Row found in Inventory Table."),
-    "worm": _error("NoSuchWORMConfiguration", "The WORM Configuration does not exist."),
-    "replicationProgress": _error(
-        "NoSuchReplicationRule", "The BucketReplicationRule you specified does not exist."
-    ),
-    "replication": _error(
-        "NoSuchReplicationConfiguration", "The bucket you specified does not have replication configuration."
-    ),
-    "transferAcceleration": _error(
-        "NoSuchTransferAccelerationConfiguration",
-        "The bucket you specified does not have transfer acceleration configuration.",
-    ),
-    "metaQuery": _error("MetaQueryNotExist", "The meta query does not exist."),
-    "overwriteConfig": _error("NoSuchOverwriteConfiguration", "The bucket has no overwrite configuration."),
-    "userDefinedLogFieldsConfig": _error(
-        "NoSuchUserDefinedLogFieldsConfig", "The user defined log fields configuration does not exist."
-    ),
-    "metadataConfiguration": _error(
-        "NoSuchMetadataConfiguration", "The metadata configuration does not exist."
-    ),
-    "asyncFetch": _error("NoSuchAsyncFetchTask", "The specified async fetch task does not exist."),
+    "lifecycle": _failure(errors.NoSuchLifecycle),
+    "cors": _failure(errors.NoSuchCORSConfiguration),
+    "website": _failure(errors.NoSuchWebsiteConfiguration),
+    "encryption": _failure(errors.NoSuchServerSideEncryptionRule),
+    "inventory": _failure(errors.NoSuchInventory),
+    "worm": _failure(errors.NoSuchWORMConfiguration),
+    "replicationProgress": _failure(errors.NoSuchReplicationRule),
+    "replication": _failure(errors.NoSuchReplicationConfiguration),
+    "transferAcceleration": _failure(errors.NoSuchTransferAccelerationConfiguration),
+    "metaQuery": _failure(errors.MetaQueryNotExist),
+    "overwriteConfig": _failure(errors.NoSuchOverwriteConfiguration),
+    "userDefinedLogFieldsConfig": _failure(errors.NoSuchUserDefinedLogFieldsConfig),
+    "metadataConfiguration": _failure(errors.NoSuchMetadataConfiguration),
+    "asyncFetch": _failure(errors.NoSuchAsyncFetchTask),
 }
 # DELETE /<bucket>?<sub-resource>: removing what was never set leaves the bucket as it is.
 BUCKET_RESETS = (
@@ -204,12 +177,12 @@ BUCKET_RESETS = (
 )
 # GET /<bucket>/<key>?<sub-resource> of an existing object: ossdoc stores no symlinks or retention.
 OBJECT_READS: dict[str, Reply] = {
-    "symlink": _failure(errors.define("NotSymlink", 400, "The specified object is not a symlink.")),
+    "symlink": _failure(errors.NotSymlink),
     "retention": _document("Retention", {}),
     "legalHold": _document("LegalHold", {"Status": "OFF"}),
 }
 # Live channels are addressed as objects by the SDKs (GET/DELETE /<bucket>/<channel>?live).
-NO_LIVE_CHANNEL = _error("NoSuchLiveChannel", "The specified live channel does not exist.")
+NO_LIVE_CHANNEL = _failure(errors.NoSuchLiveChannel)
 
 
 async def _regions(ctx: Context) -> Response:
@@ -222,7 +195,7 @@ async def _regions(ctx: Context) -> Response:
     }
     wanted = ctx.query.get("regions", "")
     if wanted and wanted not in (settings.region, region["Region"]):
-        raise missing("NoSuchRegion", f"The region {wanted} does not exist.")
+        raise errors.NoSuchRegion(f"The region {wanted} does not exist.")
     return xml_reply("RegionInfoList", {"RegionInfo": region})
 
 
@@ -238,9 +211,9 @@ SERVICE_READS: dict[str, Reply] = {
     "accessPoint": _document("ListAccessPointsResult", NO_ACCESS_POINTS),
     "redundancyTransition": _document("ListBucketDataRedundancyTransition", {"IsTruncated": False}),
     "cloudboxes": _document("ListCloudBoxResult", {"IsTruncated": False, "CloudBoxes": {}}),
-    "resourcePoolInfo": _error(*NO_RESOURCE_POOL),
-    "resourcePoolBuckets": _error(*NO_RESOURCE_POOL),
-    "requesterQosInfo": _error(*NO_RESOURCE_POOL),
+    "resourcePoolInfo": _failure(errors.NoSuchResourcePool),
+    "resourcePoolBuckets": _failure(errors.NoSuchResourcePool),
+    "requesterQosInfo": _failure(errors.NoSuchResourcePool),
     "resourcePool": _document("ListResourcePoolsResult", {"IsTruncated": False, "ResourcePool": []}),
 }
 

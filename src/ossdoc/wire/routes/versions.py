@@ -71,9 +71,7 @@ async def list_object_versions(ctx: Context) -> Response:
 async def _no_such_version(ctx: Context) -> None:
     """A version other than ``null``: the object may exist, that version does not."""
     await ctx.state.store.bucket(ctx.require_bucket())
-    raise errors.define("NoSuchVersion", 404, "The specified version does not exist.")(
-        Key=ctx.require_key(), VersionId=ctx.query["versionId"]
-    )
+    raise errors.NoSuchVersion(Key=ctx.require_key(), VersionId=ctx.query["versionId"])
 
 
 @router.route("GET", "object", "versionId", anonymous="read")

@@ -212,7 +212,8 @@ def check(reply: Reply, case: Case) -> None:
     if reply.status >= 400 and reply.status != 304 and method != "HEAD":
         reply.error()
     elif reply.headers.get("content-type", "").startswith("application/xml") and reply.body:
-        ET.fromstring(reply.body)
+        if "x-oss-object-type" not in reply.headers:  # an object's bytes may be anything
+            ET.fromstring(reply.body)
 
 
 def test_fuzz(fuzz_server: RunningServer) -> None:

@@ -80,7 +80,7 @@ def parse(body: bytes) -> ET.Element:
     """Parse a client document; entity expansion and DTDs are refused. OSS documents are UTF-8:
     another declared encoding, or bytes that are not UTF-8, are malformed."""
     declared = _DECLARED_ENCODING.match(body)
-    if declared and declared.group(1).strip().lower() not in (b"utf-8", b"utf8"):
+    if declared and declared.group(1).strip().lower() != b"utf-8":
         raise errors.MalformedXML("The XML you provided must be encoded in UTF-8.")
     try:
         body.decode("utf-8")

@@ -65,3 +65,25 @@ def test_v2_paginator_lists_every_upload_once(client: oss.Client, v2_bucket: str
     assert sorted(listed) == sorted(started) and len(listed) == 9
     by_key = {f"k{i}": [u for n, u in enumerate(started) if n % 3 == i] for i in range(3)}
     assert listed == by_key["k0"] + by_key["k1"] + by_key["k2"]
+
+
+def test_uploads_grouped_by_delimiter_page_by_page(bucket: oss2.Bucket) -> None:
+    keys = ["a/1", "a/2", "a/b/3", "b", "c/1", "c/2", "d", "d"]
+    started = [(key, bucket.init_multipart_upload(key).upload_id) for key in keys]
+    whole = bucket.list_multipart_uploads(delimiter="/")
+    assert whole.prefix_list == ["a/", "c/"]
+    assert [(u.key, u.upload_id) for u in whole.upload_list] == [s for s in started if "/" not in s[0]]
+    assert bucket.list_multipart_uploads(prefix="a/", delimiter="/").prefix_list == ["a/b/"]
+    for page_size in (1, 2, 3):
+        entries: list[str] = []
+        key_marker = id_marker = ""
+        while True:
+            page = bucket.list_multipart_uploads(
+                delimiter="/", key_marker=key_marker, upload_id_marker=id_marker, max_uploads=page_size
+            )
+            entries += page.prefix_list + [u.key for u in page.upload_list]
+            assert len(page.prefix_list) + len(page.upload_list) <= page_size
+            if not page.is_truncated:
+                break
+            key_marker, id_marker = page.next_key_marker, page.next_upload_id_marker
+        assert sorted(entries) == ["a/", "b", "c/", "d", "d"], page_size

@@ -109,6 +109,7 @@ def run_worker(
     model: ModelEndpoint | None,
 ) -> None:
     from ossdoc.server import create_app
+    from ossdoc.wire.protocol import OSSHttpToolsProtocol
 
     for other in others:  # the other workers' sockets: inherited by the fork, not ours to serve
         other.close()
@@ -116,7 +117,7 @@ def run_worker(
     config = uvicorn.Config(
         create_app(settings, keys, model=model),
         loop="uvloop",
-        http="httptools",
+        http=OSSHttpToolsProtocol,  # OSS XML errors for requests that are not HTTP
         lifespan="on",
         server_header=False,
         date_header=False,

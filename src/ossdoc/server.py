@@ -9,12 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import uvicorn
+from starlette.routing import Router
 
 from ossdoc.backends.llm import create_backend
 from ossdoc.backends.storage.local import LocalStorage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
+from ossdoc.observability import logs, metrics
+from ossdoc.observability.access import Observer
+from ossdoc.observability.routes import routes as observability_routes
 from ossdoc.services.docs import DocumentService
 from ossdoc.services.docs.cache import ResultCache
 from ossdoc.services.docs.tasks import TaskRunner, executor
@@ -46,6 +50,7 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
             tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
             await tasks.start()
             stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
+            stack.callback(observer.close)
             yield AppState(
                 settings=settings,
                 keys=keys,
@@ -55,14 +60,18 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
                 tasks=tasks,
             )
 
-    return OSSApp(router, lifespan)
+    observer = Observer(router, settings.data)
+    app = OSSApp(router, lifespan, observer=observer)
+    app.extra = Router(observability_routes(lambda: app.state, settings.data, observer))
+    return app
 
 
 def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
     """What an operator needs at start, on stderr whatever the log level."""
     lines = [
         f"ossdoc listening on http://{settings.host}:{settings.port} (data in {settings.data.resolve()}, "
-        f"region {settings.region}, access key id {keys.keys[0].id}, model backend {settings.llm})"
+        f"region {settings.region}, access key id {keys.keys[0].id if keys.keys else '(none)'}, "
+        f"model backend {settings.llm})"
     ]
     if generated is not None:
         # Shown this once: afterwards the secret is only in the keys file (mode 0600).
@@ -74,9 +83,9 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
+    # One process today; a supervisor of several workers calls prepare() once before starting them.
+    metrics.prepare(settings.data / "run" / "metrics")
     keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
     announce(settings, keys, generated)
     config = uvicorn.Config(
@@ -90,6 +99,7 @@ def serve(settings: Settings) -> None:
         date_header=False,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()

@@ -21,6 +21,7 @@ from ossdoc import errors
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
 from ossdoc.backends.llm.errors import LLMError
 from ossdoc.config import Settings
+from ossdoc.observability import metrics
 from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.cache import ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
@@ -60,6 +61,7 @@ class _Ticket:
     def release(self) -> None:
         if self._service is not None:
             self._service._admitted -= 1
+            metrics.get().queue_depth.dec()
             self._service = None
 
 
@@ -140,6 +142,7 @@ class DocumentService:
         model = f"{info.name}@{info.extra.get('version', '')}"
         key = cache_key(operation.name, dict(args.values), content, model)
         cached = self.cache.get(key)
+        metrics.get().cache.labels("miss" if cached is None else "hit").inc()
         if cached is not None:
             log.info("%s answered from the result cache", operation.name)
             return Generation(_replay(cached), _Ticket(None))
@@ -171,7 +174,7 @@ class DocumentService:
         ticket = self._admit(operation)
         if len(pieces) > 1:
             log.info("%s: %d tokens in %d pieces", operation.name, content_tokens, len(pieces))
-        return Generation(self._run(plan, ticket), ticket)
+        return Generation(metrics.observed(self._run(plan, ticket), operation.name), ticket)
 
     async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
@@ -197,6 +200,7 @@ class DocumentService:
             err.headers["Retry-After"] = str(self._retry_after())
             raise err
         self._admitted += 1
+        metrics.get().queue_depth.inc()
         log.info("%s admitted: %d in the queue (%d slot(s))", operation.name, self._admitted, self.slots)
         return _Ticket(self)
 

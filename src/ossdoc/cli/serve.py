@@ -1,0 +1,47 @@
+"""``ossdoc serve``: one flag per setting (``OSSDOC_BASE_DOMAIN`` ↔ ``--base-domain``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from functools import partial
+
+from ossdoc.config import Settings, coerce
+
+# --data-dir style names would drift from OSSDOC_* names, so the flag is the setting's name with dashes.
+_HELP = {
+    "host": "address to listen on",
+    "port": "port to listen on",
+    "data": "data directory (objects, metadata, keys, model cache)",
+    "region": "region reported to clients and used in V4 signing scopes",
+    "base_domain": "virtual-hosted style: <bucket>.<base-domain> addresses a bucket",
+    "public_endpoint": "endpoint reported in ListBuckets/GetBucketInfo (default host:port)",
+    "llm": "document-processing backend: local | openai | fake",
+    "model": "local model preset name or path to a GGUF file",
+    "log_format": "plain | json (one JSON line per request and per message)",
+}
+
+
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    for f in fields(Settings):
+        if f.name in ("access_key_id", "access_key_secret", "openai_api_key"):
+            continue  # secrets only from the environment, never from argv (visible in ps)
+        flag = "--" + f.name.replace("_", "-")
+        kind = partial(coerce, f.type)
+        parser.add_argument(
+            flag, dest=f.name, type=kind, default=None, help=_HELP.get(f.name, f"OSSDOC_{f.name.upper()}")
+        )
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the OSS-compatible service")
+    add_settings(serve)
+    serve.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ossdoc.server import serve
+
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    serve(Settings.from_env(**overrides))
+    return 0

@@ -3,6 +3,7 @@ the result is byte-identical."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,10 +39,8 @@ def kill_when(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> No
 def checkpoints(directory: Path, kind: str) -> list[dict[str, Any]]:
     found = []
     for path in directory.glob(f"*.{kind}.json"):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # being replaced
             found.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            pass  # being replaced
     return found
 
 

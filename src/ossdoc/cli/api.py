@@ -144,7 +144,8 @@ class Client:
     def upload_part(self, bucket: str, key: str, upload_id: str, number: int, data: bytes) -> str:
         params = {"partNumber": str(number), "uploadId": upload_id}
         reply = self.request("PUT", bucket, key, params, content=data)
-        return reply.headers.get("etag", "").strip('"')
+        etag: str = reply.headers.get("etag", "")
+        return etag.strip('"')
 
     def list_parts(self, bucket: str, key: str, upload_id: str) -> dict[int, str]:
         parts: dict[int, str] = {}
@@ -160,7 +161,7 @@ class Client:
 
     def complete(self, bucket: str, key: str, upload_id: str, parts: Mapping[int, str]) -> httpx.Response:
         items = "".join(
-            f"<Part><PartNumber>{n}</PartNumber><ETag>\"{parts[n]}\"</ETag></Part>" for n in sorted(parts)
+            f'<Part><PartNumber>{n}</PartNumber><ETag>"{parts[n]}"</ETag></Part>' for n in sorted(parts)
         )
         body = f"<CompleteMultipartUpload>{items}</CompleteMultipartUpload>".encode()
         return self.request("POST", bucket, key, {"uploadId": upload_id}, content=body)

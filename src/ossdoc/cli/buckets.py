@@ -80,7 +80,10 @@ def _ls(args: argparse.Namespace) -> int:
         for o in objects:
             print(f"{o['last_modified']:<26} {human_size(o['size']):>12}  oss://{path.bucket}/{o['key']}")
         total = sum(o["size"] for o in objects)
-        print(f"{len(objects)} object(s), {human_size(total)}" + (f", {len(prefixes)} prefix(es)" if prefixes else ""))
+        print(
+            f"{len(objects)} object(s), {human_size(total)}"
+            + (f", {len(prefixes)} prefix(es)" if prefixes else "")
+        )
 
     emit(args, {"Bucket": path.bucket, "Objects": objects, "Prefixes": prefixes}, human)
     return 0

@@ -81,13 +81,18 @@ def add_connection(parser: argparse.ArgumentParser, json_output: bool = True) ->
     group.add_argument("-e", "--endpoint", help=f"ossdoc URL ($OSSDOC_ENDPOINT; default {DEFAULT_ENDPOINT})")
     group.add_argument("-i", "--access-key-id", help="$OSSDOC_ACCESS_KEY_ID")
     group.add_argument(
-        "-k", "--access-key-secret", help="$OSSDOC_ACCESS_KEY_SECRET (a flag is visible in `ps`: prefer those)"
+        "-k",
+        "--access-key-secret",
+        help="$OSSDOC_ACCESS_KEY_SECRET (a flag is visible in `ps`: prefer those)",
     )
-    group.add_argument("-c", "--config", type=Path, help=f"client config file (default {profile.default_path()})")
+    group.add_argument(
+        "-c", "--config", type=Path, help=f"client config file (default {profile.default_path()})"
+    )
     group.add_argument(
         "--data",
         type=Path,
-        help="a server's data directory ($OSSDOC_DATA, ./ossdoc-data): its first key when nothing else gives one",
+        help="a server's data directory ($OSSDOC_DATA, ./ossdoc-data): its first key, when nothing "
+        "else gives one",
     )
     if json_output:
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -99,7 +104,9 @@ def connect(args: argparse.Namespace) -> Client:
     saved = profile.read(path)
     endpoint = args.endpoint or os.environ.get("OSSDOC_ENDPOINT", "") or saved.endpoint or DEFAULT_ENDPOINT
     key_id = args.access_key_id or os.environ.get("OSSDOC_ACCESS_KEY_ID", "") or saved.access_key_id
-    secret = args.access_key_secret or os.environ.get("OSSDOC_ACCESS_KEY_SECRET", "") or saved.access_key_secret
+    secret = (
+        args.access_key_secret or os.environ.get("OSSDOC_ACCESS_KEY_SECRET", "") or saved.access_key_secret
+    )
     if not (key_id or secret):
         from ossdoc.keys import stored_keys
 

@@ -64,18 +64,31 @@ def _create(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rows = [
-        {"AccessKeyId": k.id, "Created": _when(k.created), "Description": k.description, "Source": "keys.json"}
+        {
+            "AccessKeyId": k.id,
+            "Created": _when(k.created),
+            "Description": k.description,
+            "Source": "keys.json",
+        }
         for k in store.stored_keys(settings.data)
     ]
     if settings.access_key_id:
-        env = {"AccessKeyId": settings.access_key_id, "Created": "", "Description": "", "Source": "environment"}
+        env = {
+            "AccessKeyId": settings.access_key_id,
+            "Created": "",
+            "Description": "",
+            "Source": "environment",
+        }
         rows.insert(0, env)
 
     def human() -> None:
         if not rows:
             print(f"no keys in {settings.data / store.KEYS_FILE}")
         for row in rows:
-            print(f"{row['AccessKeyId']:<26} {row['Created'] or '-':<20} {row['Source']:<12} {row['Description']}")
+            print(
+                f"{row['AccessKeyId']:<26} {row['Created'] or '-':<20} {row['Source']:<12} "
+                + row["Description"]
+            )
 
     emit(args, rows, human)
     return 0

@@ -90,7 +90,11 @@ def _stat(args: argparse.Namespace) -> int:
             from defusedxml.ElementTree import fromstring
 
             bucket = fromstring(reply.content).find("Bucket")
-            info = {child.tag: child.text or "" for child in (bucket if bucket is not None else []) if len(child) == 0}
+            info = {
+                child.tag: child.text or ""
+                for child in (bucket if bucket is not None else [])
+                if len(child) == 0
+            }
     finally:
         client.close()
 
@@ -105,7 +109,9 @@ def _stat(args: argparse.Namespace) -> int:
 
 def _interesting(header: str) -> bool:
     header = header.lower()
-    return header.startswith("x-oss-") and header not in ("x-oss-request-id", "x-oss-server-time") or header in (
+    return (
+        header.startswith("x-oss-") and header not in ("x-oss-request-id", "x-oss-server-time")
+    ) or header in (
         "content-length",
         "content-type",
         "etag",

@@ -31,8 +31,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     cp.add_argument("source")
     cp.add_argument("destination")
-    cp.add_argument("-r", "--recursive", action="store_true", help="a directory, or every object under a prefix")
-    cp.add_argument("--bigfile-threshold", type=int, default=64 * MiB, help="bytes from which files go in parts")
+    cp.add_argument(
+        "-r", "--recursive", action="store_true", help="a directory, or every object under a prefix"
+    )
+    cp.add_argument(
+        "--bigfile-threshold", type=int, default=64 * MiB, help="bytes from which files go in parts"
+    )
     cp.add_argument("--part-size", type=int, default=8 * MiB, help="bytes in each part (8 MiB)")
     cp.add_argument("-j", "--parallel", type=int, default=3, help="parts uploaded at once (3)")
     cp.add_argument(
@@ -72,7 +76,9 @@ class _Copier:
                 parallel=self.args.parallel,
                 progress=self.progress,
             )
-            record.update(Parts=outcome.parts, PartsUploaded=outcome.transferred, ResumedBytes=outcome.resumed_bytes)
+            record.update(
+                Parts=outcome.parts, PartsUploaded=outcome.transferred, ResumedBytes=outcome.resumed_bytes
+            )
         else:
             headers = {"Content-Length": str(size)}
             kind = mimetypes.guess_type(source.name)[0]
@@ -143,7 +149,11 @@ def _cp(args: argparse.Namespace) -> int:
         client.close()
     copier.bar.close()
     total = sum(f["Size"] for f in copier.files)
-    emit(args, {"Files": copier.files, "Bytes": total}, lambda: print(f"copied {len(copier.files)} file(s), {total} bytes"))
+    emit(
+        args,
+        {"Files": copier.files, "Bytes": total},
+        lambda: print(f"copied {len(copier.files)} file(s), {total} bytes"),
+    )
     return 0
 
 
@@ -182,7 +192,9 @@ def _downloads(
     return [(src.bucket, src.key, target, size, head.headers.get("etag", "").strip('"'))]
 
 
-def _copies(args: argparse.Namespace, client: Client, source: str, destination: str) -> list[tuple[str, str, int]]:
+def _copies(
+    args: argparse.Namespace, client: Client, source: str, destination: str
+) -> list[tuple[str, str, int]]:
     src, dst = oss_path(source), oss_path(destination)
     if not args.recursive:
         if not src.key:
@@ -192,7 +204,11 @@ def _copies(args: argparse.Namespace, client: Client, source: str, destination: 
         return [(source, f"oss://{dst.bucket}/{key}", size)]
     prefix = dst.key if not dst.key or dst.key.endswith("/") else dst.key + "/"
     return [
-        (f"oss://{src.bucket}/{o['key']}", f"oss://{dst.bucket}/{prefix}{o['key'][len(src.key):].lstrip('/')}", o["size"])
+        (
+            f"oss://{src.bucket}/{o['key']}",
+            f"oss://{dst.bucket}/{prefix}{o['key'][len(src.key) :].lstrip('/')}",
+            o["size"],
+        )
         for page in client.list_objects(src.bucket, src.key)
         for o in page.objects
     ]

@@ -23,7 +23,10 @@ def _usage(args: argparse.Namespace) -> int:
         client.close()
 
     def human() -> None:
-        print(f"{'AccessKeyId':<26} {'Requests':>9} {'InTokens':>9} {'OutTokens':>9} {'BytesIn':>10} {'BytesOut':>10}")
+        print(
+            f"{'AccessKeyId':<26} {'Requests':>9} {'InTokens':>9} {'OutTokens':>9} "
+            f"{'BytesIn':>10} {'BytesOut':>10}"
+        )
         for r in rows:
             mark = " (you)" if r.get("Caller") else ""
             print(

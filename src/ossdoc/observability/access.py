@@ -21,6 +21,7 @@ from ossdoc.observability.logs import FIELDS
 
 if TYPE_CHECKING:
     from ossdoc.wire.routing import Route, Router
+    from ossdoc.wire.routing import Scope as Target
 
 CONTEXT, ROUTE = "ossdoc.context", "ossdoc.route"
 CLIENT_GONE = 499  # the status recorded when the client left before a reply started
@@ -73,8 +74,10 @@ class Observer:
         ctx = scope.get(CONTEXT)
         if ctx is None:
             return None
-        target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
-        query = {name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)}
+        target: Target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
+        query = {
+            name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        }
         try:
             return self.router.resolve(scope["method"], target, query)
         except Exception:
@@ -94,7 +97,19 @@ class Observer:
 
 
 class Exchange:
-    __slots__ = ("_receive", "_send", "_token", "bytes_in", "bytes_out", "length", "observer", "started", "status", "stream", "tally")
+    __slots__ = (
+        "_receive",
+        "_send",
+        "_token",
+        "bytes_in",
+        "bytes_out",
+        "length",
+        "observer",
+        "started",
+        "status",
+        "stream",
+        "tally",
+    )
 
     def __init__(self, observer: Observer, receive: Receive, send: Send) -> None:
         self.observer = observer
@@ -148,7 +163,9 @@ class Exchange:
         key_id = ctx.principal if ctx is not None else None
         tally = self.tally
         if key_id is not None and observer.usage is not None:
-            observer.usage.add(key_id, (1, tally.input_tokens, tally.output_tokens, self.bytes_in, self.bytes_out))
+            observer.usage.add(
+                key_id, (1, tally.input_tokens, tally.output_tokens, self.bytes_in, self.bytes_out)
+            )
         if log.isEnabledFor(logging.INFO):
             fields = {
                 "request_id": ctx.request_id if ctx is not None else "",

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
-    from prometheus_client.registry import Collector
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -39,7 +38,7 @@ def prepare(directory: Path) -> None:
 
     # The value class is chosen when prometheus_client is imported: choose again, now that the
     # directory is set (metrics are created lazily, after this).
-    values.ValueClass = values.get_value_class()
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 def worker_exited(pid: int) -> None:
@@ -47,7 +46,7 @@ def worker_exited(pid: int) -> None:
     if os.environ.get(ENV):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,9 @@ def _create() -> Metrics:
     op = ["operation"]
     return Metrics(
         requests=Counter("ossdoc_requests", "Requests answered", ["operation", "status"]),
-        latency=Histogram("ossdoc_request_duration_seconds", "Time to answer, to the last byte", op, buckets=_LATENCY),
+        latency=Histogram(
+            "ossdoc_request_duration_seconds", "Time to answer, to the last byte", op, buckets=_LATENCY
+        ),
         bytes_in=Counter("ossdoc_request_bytes", "Request body bytes received", op),
         bytes_out=Counter("ossdoc_response_bytes", "Response body bytes sent", op),
         first_token=Histogram(
@@ -94,9 +95,13 @@ def _create() -> Metrics:
         ),
         tokens=Counter("ossdoc_tokens", "Model tokens", ["operation", "direction"]),
         queue_depth=Gauge(
-            "ossdoc_generation_queue_depth", "Document requests admitted, generating or waiting", multiprocess_mode="livesum"
+            "ossdoc_generation_queue_depth",
+            "Document requests admitted, generating or waiting",
+            multiprocess_mode="livesum",
         ),
-        active_streams=Gauge("ossdoc_active_streams", "Server-sent event streams open", multiprocess_mode="livesum"),
+        active_streams=Gauge(
+            "ossdoc_active_streams", "Server-sent event streams open", multiprocess_mode="livesum"
+        ),
         cache=Counter("ossdoc_result_cache_lookups", "Result cache lookups", ["result"]),
     )
 
@@ -129,12 +134,18 @@ async def observed(steps: AsyncGenerator[Any, None], operation: str) -> AsyncGen
 
 def render(data: Path | None) -> tuple[bytes, str]:
     """The exposition text of every process's metrics, and the task states in ``data``."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        REGISTRY,
+        CollectorRegistry,
+        generate_latest,
+        multiprocess,
+    )
 
     get()  # so that a scrape before any request still lists every metric
     if os.environ.get(ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = CollectorRegistry()
         for collector in list(REGISTRY._collector_to_names):  # this process's metrics
@@ -172,7 +183,3 @@ class TaskStates:
 
     def describe(self) -> list[Any]:
         return []
-
-
-def as_collector(value: TaskStates) -> Collector:
-    return value  # type: ignore[return-value]

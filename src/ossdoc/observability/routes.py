@@ -48,7 +48,9 @@ def routes(state_of: StateOf, data: Path | None, observer: Observer | None = Non
             checks["model"] = state.docs is not None
             checks["storage"] = await asyncio.to_thread(_writable, state.settings.data)
         ready = all(checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
+        )
 
     async def usage_page(request: Request) -> Response:
         state = state_of()

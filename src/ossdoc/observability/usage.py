@@ -124,7 +124,9 @@ def totals(data: Path) -> list[dict[str, Any]]:
         return []
     db = _connect(path)
     try:
-        rows = db.execute(f"SELECT key_id, {', '.join(FIELDS)}, updated FROM usage ORDER BY key_id").fetchall()
+        rows = db.execute(
+            f"SELECT key_id, {', '.join(FIELDS)}, updated FROM usage ORDER BY key_id"
+        ).fetchall()
     finally:
         db.close()
     names = ("AccessKeyId", "Requests", "InputTokens", "OutputTokens", "BytesIn", "BytesOut", "Updated")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -132,3 +135,31 @@ def test_credentials_from_the_config_file_and_clear_errors(server: RunningServer
     assert ossdoc(env, "cp", "a", "b").returncode == 2  # neither side is oss://
     assert ossdoc(env, "cp", str(tmp_path / "absent"), "oss://bucket/x", "-e", server.endpoint,
                   "-i", server.access_key_id, "-k", server.access_key_secret).returncode == 4  # fmt: skip
+
+
+def answer(env: dict[str, str], reply: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run with a terminal on standard input, typing ``reply`` at the prompt."""
+    leader, follower = os.openpty()
+    try:
+        os.write(leader, reply.encode())
+        command = [sys.executable, "-m", "ossdoc", *args]
+        return subprocess.run(command, env=env, stdin=follower, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+def test_rm_asks_at_a_terminal_and_process_takes_oss_paths(server: RunningServer, tmp_path: Path) -> None:
+    env = env_for(server, tmp_path)
+    bucket = bucket_name()
+    assert ossdoc(env, "mb", f"oss://{bucket}").returncode == 0
+    (tmp_path / "doc.txt").write_text("ossdoc keeps documents.")
+    assert ossdoc(env, "cp", str(tmp_path / "doc.txt"), f"oss://{bucket}/doc.txt").returncode == 0
+    declined = answer(env, "n\n", "rm", f"oss://{bucket}/doc.txt")
+    assert declined.returncode == 5 and "nothing done" in declined.stderr
+    assert ossdoc(env, "cat", f"oss://{bucket}/doc.txt").returncode == 0
+    processed = ossdoc(env, "process", "polish", "--object", f"oss://{bucket}/doc.txt", "--stream")
+    assert processed.returncode == 0 and processed.stdout.strip(), processed.stderr
+    accepted = answer(env, "y\n", "rm", "-r", f"oss://{bucket}/")
+    assert accepted.returncode == 0 and "1 object(s) deleted" in accepted.stdout
+    assert ok_json(env, "ls", "-r", f"oss://{bucket}")["Objects"] == []

@@ -40,6 +40,7 @@ HINTS = {
     "SlowDown": "the model's queue is full: retry in a few seconds",
     "ServiceUnavailable": "the server cannot do this now (no model loaded?): retry later or see its log",
     "NoSuchUpload": "the multipart upload is gone: run the same `cp` again to start afresh",
+    "PreconditionFailed": "the object changed during the copy: run the same `cp` again",
     "EntityTooLarge": "the body is over the limit for this request",
     "InvalidArgument": "check the arguments named in the message",
     "MethodNotAllowed": "this operation does not apply to this resource",
@@ -52,6 +53,10 @@ class UsageError(Exception):
 
 class Declined(Exception):
     """The user answered no at a confirmation: exit code 5."""
+
+
+class CopyError(Exception):
+    """A copy arrived different from the server's (CRC-64): exit code 4."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +172,16 @@ def run(command: str, action: Callable[[], int], endpoint: Callable[[], str] = l
     except OSError as exc:
         print(f"{prog}: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return LOCAL
+    except CopyError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return LOCAL
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr)
+        if command == "cp":
+            print(
+                "  hint: run the same command again: large files resume from their checkpoint",
+                file=sys.stderr,
+            )
         return INTERRUPTED
 
 

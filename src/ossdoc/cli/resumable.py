@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ossdoc.cli.api import Client, OSSClientError
+from ossdoc.cli.common import CopyError
 from ossdoc.crc64 import combine, crc64
 
 Progress = Callable[[int], None]  # called with a number of bytes just transferred
@@ -31,10 +32,6 @@ class Outcome:
     parts: int  # parts (or checkpoints, for a download) in the whole transfer
     transferred: int  # of them, done in this run
     resumed_bytes: int  # bytes found done by an earlier, interrupted run
-
-
-class IntegrityError(Exception):
-    """The CRC-64 of what arrived differs from the server's."""
 
 
 def _checkpoint(directory: Path, kind: str, *names: str) -> Path:
@@ -198,4 +195,4 @@ def _file_crc(path: Path) -> int:
 
 def _check(server: str | None, local: int, name: str) -> None:
     if server is not None and server != str(local):
-        raise IntegrityError(f"{name}: CRC-64 {local} here, {server} on the server: the copy is corrupt")
+        raise CopyError(f"{name}: CRC-64 {local} here, {server} on the server: the copy is corrupt")

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from cli_helpers import env_for, ok_json, ossdoc
-from ossdoc_server import RunningServer
+from ossdoc_server import RunningServer, running
 
 
 def test_create_use_list_and_revoke_against_a_running_server(server: RunningServer, tmp_path: Path) -> None:
@@ -43,3 +43,29 @@ def test_create_use_list_and_revoke_against_a_running_server(server: RunningServ
     assert ok_json(with_env, "keys", "list")[0]["Source"] == "environment"
     env_revoke = ossdoc(with_env, "keys", "revoke", server.access_key_id)
     assert env_revoke.returncode == 2 and "OSSDOC_ACCESS_KEY_ID" in env_revoke.stderr
+
+
+def test_two_server_processes_on_one_data_dir_see_changes_at_once(tmp_path: Path) -> None:
+    # Two processes serving one data dir stand for the workers of one server.
+    data = tmp_path / "data"
+    admin = env_for(None, tmp_path, OSSDOC_DATA=str(data))
+
+    def user(server: RunningServer, key: dict[str, str]) -> dict[str, str]:
+        return env_for(
+            None,
+            tmp_path,
+            OSSDOC_ENDPOINT=server.endpoint,
+            OSSDOC_ACCESS_KEY_ID=key["AccessKeyId"],
+            OSSDOC_ACCESS_KEY_SECRET=key["AccessKeySecret"],
+        )
+
+    with running(data) as first, running(data) as second:
+        kept = ok_json(admin, "keys", "create", "--no-config")
+        key = ok_json(admin, "keys", "create", "--no-config")
+        for server in (first, second):
+            assert ossdoc(user(server, key), "ls").returncode == 0
+        assert ossdoc(admin, "keys", "revoke", key["AccessKeyId"]).returncode == 0
+        for server in (first, second):
+            refused = ossdoc(user(server, key), "ls")
+            assert refused.returncode == 1 and "InvalidAccessKeyId" in refused.stderr
+            assert ossdoc(user(server, kept), "ls").returncode == 0

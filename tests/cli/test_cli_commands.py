@@ -163,3 +163,10 @@ def test_rm_asks_at_a_terminal_and_process_takes_oss_paths(server: RunningServer
     accepted = answer(env, "y\n", "rm", "-r", f"oss://{bucket}/")
     assert accepted.returncode == 0 and "1 object(s) deleted" in accepted.stdout
     assert ok_json(env, "ls", "-r", f"oss://{bucket}")["Objects"] == []
+
+
+def test_serve_refuses_settings_that_cannot_work(tmp_path: Path) -> None:
+    for extra in ({"OSSDOC_LOG_FORMAT": "xml"}, {"OSSDOC_ACCESS_KEY_ID": "LTAIhalf"}):
+        env = env_for(None, tmp_path, **extra)
+        result = ossdoc(env, "serve", "--data", str(tmp_path / "data"), "--port", str(free_port()))
+        assert result.returncode == 2 and next(iter(extra)) in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 from functools import partial
 
@@ -43,5 +44,18 @@ def run(args: argparse.Namespace) -> int:
     from ossdoc.server import serve
 
     overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
-    serve(Settings.from_env(**overrides))
+    settings = Settings.from_env(**overrides)
+    problem = _problem(settings)
+    if problem:
+        print(f"ossdoc serve: {problem}", file=sys.stderr)
+        return 2
+    serve(settings)
     return 0
+
+
+def _problem(settings: Settings) -> str:
+    if settings.log_format not in ("plain", "json"):
+        return f"OSSDOC_LOG_FORMAT must be plain or json, not {settings.log_format!r}"
+    if bool(settings.access_key_id) != bool(settings.access_key_secret):
+        return "OSSDOC_ACCESS_KEY_ID and OSSDOC_ACCESS_KEY_SECRET must be set together"
+    return ""

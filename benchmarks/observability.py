@@ -177,8 +177,9 @@ def main() -> None:
     ]
     rates: dict[str, list[float]] = {name: [] for name, *_ in configs}
     with tempfile.TemporaryDirectory() as tmp:
-        for round_ in range(args.rounds):  # interleaved, so drift hits every configuration alike
-            for n, (name, observer, level, fmt) in enumerate(configs):
+        for round_ in range(args.rounds):  # interleaved and rotated, so drift hits every configuration alike
+            order = configs[round_ % len(configs) :] + configs[: round_ % len(configs)]
+            for n, (name, observer, level, fmt) in enumerate(order):
                 rate = server_rate(Path(tmp), f"r{round_}c{n}", observer, level, fmt, args.seconds)
                 rates[name].append(rate)
                 time.sleep(0.5)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import oss2
 
 from cli_helpers import bucket_name, env_for, ok_json, ossdoc
 from ossdoc_server import RunningServer, free_port
@@ -72,6 +73,9 @@ def test_recursive_copy_both_ways_with_progress(server: RunningServer, tmp_path:
         "up/readme.md",
     ]
     assert ossdoc(env, "stat", f"oss://{bucket}/up/docs/deep/data.bin").stdout.count("Multipart") == 1
+    # A "folder" marker, as the OSS console makes them, is not a file.
+    auth = oss2.Auth(server.access_key_id, server.access_key_secret)
+    oss2.Bucket(auth, server.endpoint, bucket).put_object("up/folder/", b"")
     target = tmp_path / "back"
     down = ossdoc(env, "cp", "-r", f"oss://{bucket}/up/", str(target), *big, cwd=tmp_path)
     assert down.returncode == 0, down.stderr

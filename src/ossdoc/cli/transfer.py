@@ -144,7 +144,7 @@ def _cp(args: argparse.Namespace) -> int:
             for src, dst, size in copies:
                 copier.copy(src, dst, size)
         else:
-            raise UsageError("one of SOURCE and DESTINATION must be an oss:// path (use cp for local copies)")
+            raise UsageError("SOURCE or DESTINATION must be an oss:// path (local copies: the system's cp)")
     finally:
         client.close()
     copier.bar.close()
@@ -179,6 +179,8 @@ def _downloads(
         found = []
         for page in client.list_objects(src.bucket, src.key):
             for o in page.objects:
+                if o["key"].endswith("/"):  # a "folder" marker: the folder is made by its files
+                    continue
                 relative = o["key"][len(src.key) :].lstrip("/") or PurePosixPath(o["key"]).name
                 found.append((src.bucket, o["key"], target / _safe(relative, o["key"]), o["size"], o["etag"]))
         return found

@@ -1,7 +1,8 @@
-"""What observability costs a request: 4 KiB GETs (presigned V1 URL) driven by wrk at c=16 against
-one ossdoc process, with the request observer (metrics, usage, log line) removed (the baseline),
-with it and request lines off (log level warning), plain and JSON; and the per-request key lookup
-(a stat of keys.json) against a dict lookup, in process.
+"""What observability costs a request: the per-request key lookup of a keys.json key against a stat
+per lookup and a dict; a signed 4 KiB GET through the whole app in process, with and without the
+request observer (metrics, usage totals); and 4 KiB GETs (presigned V1 URL) driven by wrk at c=16
+against one ossdoc process without the observer (the baseline), with it and request lines off (log
+level warning), plain and JSON.
 
     .venv/bin/python benchmarks/observability.py [--seconds 8] [--rounds 2]
 """
@@ -107,54 +108,75 @@ def key_lookup() -> tuple[float, float, float]:
         return best(lambda: ring.secret_for(key.id)), best(stat_then_get), best(lambda: plain.get(key.id))
 
 
-def observer_cost(n: int = 20_000) -> tuple[float, float]:
-    """µs per request of the observer alone (wrapping receive and send, metrics, usage; the log line
-    off), against the same ASGI calls unwrapped."""
+def in_process(rounds: int = 5, n: int = 2000) -> tuple[float, float]:
+    """µs per signed 4 KiB GET through the whole app (no HTTP), with and without the observer
+    (request lines off), alternating in rounds; in multiprocess metrics mode, as ``serve`` runs."""
     import asyncio
     import logging
-    from types import SimpleNamespace
+    from email.utils import formatdate
 
-    from ossdoc.observability.access import CONTEXT, ROUTE, Observer
-    from ossdoc.wire.routes import router
+    from ossdoc.client import Credentials, sign_v1
+    from ossdoc.config import Settings
+    from ossdoc.keys import create, load_or_create
+    from ossdoc.observability import metrics
+    from ossdoc.server import create_app
 
-    logging.getLogger("ossdoc.request").setLevel(logging.WARNING)
-    route = router.resolve("GET", "object", set())
-    ctx = SimpleNamespace(principal="LTAIbench", request_id="0" * 24, bucket="b", key="k")
-    scope = {"method": "GET", "path": "/b/k", "query_string": b"", CONTEXT: ctx, ROUTE: route}
-    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]}
-    body = {"type": "http.response.body", "body": b"x" * 4096}
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: object) -> None:
-        return None
-
+    logging.getLogger().setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        observer = Observer(router, Path(tmp))
+        data = Path(tmp)
+        metrics.prepare(data / "run" / "metrics")
+        key = create(data)
+        keys, _ = load_or_create(data)
+        app = create_app(Settings.from_env(data=data, llm="fake"), keys)
+        credentials = Credentials(key.id, key.secret)
 
-        async def observed() -> float:
-            began = time.perf_counter()
-            for _ in range(n):
-                exchange = observer.exchange(receive, send)
-                await exchange.receive()
-                await exchange.send(start)
-                await exchange.send(body)
-                exchange.finish(scope)
-            return time.perf_counter() - began
+        async def call(method: str, path: str, body: bytes = b"") -> int:
+            headers = {"Date": formatdate(usegmt=True), "Host": "127.0.0.1"}
+            headers["Authorization"] = sign_v1(credentials, method, path, headers)
+            scope = {
+                "type": "http",
+                "method": method,
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            }
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            status = 0
 
-        async def bare() -> float:
-            began = time.perf_counter()
-            for _ in range(n):
-                await receive()
-                await send(start)
-                await send(body)
-            return time.perf_counter() - began
+            async def receive() -> dict[str, object]:
+                return messages.pop() if messages else {"type": "http.disconnect"}
 
-        with_observer = min(asyncio.run(observed()) for _ in range(3)) / n * 1e6
-        without = min(asyncio.run(bare()) for _ in range(3)) / n * 1e6
-        observer.close()
-    return with_observer, without
+            async def send(message: dict[str, object]) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])  # type: ignore[call-overload]
+
+            await app(scope, receive, send)  # type: ignore[arg-type]
+            return status
+
+        async def run() -> tuple[float, float]:
+            assert app.observer is not None
+            observer = app.observer
+            manager = app.lifespan()
+            app.state = await manager.__aenter__()
+            try:
+                assert await call("PUT", "/bench/") == 200
+                assert await call("PUT", "/bench/small", os.urandom(4096)) == 200
+                best = {True: float("inf"), False: float("inf")}
+                for round_ in range(rounds):
+                    for on in (round_ % 2 == 0, round_ % 2 == 1):
+                        app.observer = observer if on else None
+                        began = time.perf_counter()
+                        for _ in range(n):
+                            await call("GET", "/bench/small")
+                        best[on] = min(best[on], (time.perf_counter() - began) / n * 1e6)
+                return best[True], best[False]
+            finally:
+                app.observer = observer
+                await manager.__aexit__(None, None, None)
+
+        return asyncio.run(run())
 
 
 def main() -> None:
@@ -167,8 +189,11 @@ def main() -> None:
         f"key lookup (µs): KeyRing {ring:.2f}, a stat per lookup {stat:.2f}, a dict {plain:.3f}; "
         f"KeyRing ÷ stat {ring / stat:.3f}"
     )
-    observed, bare = observer_cost()
-    print(f"observer per request (µs, in process, log line off): {observed - bare:.1f}")
+    observed, bare = in_process()
+    print(
+        f"signed 4 KiB GET through the app, in process (µs): {bare:.1f} without the observer, "
+        f"{observed:.1f} with it (request lines off): ratio {observed / bare:.3f}"
+    )
     configs = [
         ("no observer (baseline)", False, "warning", "plain"),
         ("observer, request lines off", True, "warning", "plain"),

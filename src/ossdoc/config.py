@@ -62,6 +62,7 @@ class Settings:
     resume_bytes: int = 1024 * 1024
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
+    log_format: str = "plain"  # plain | json (one JSON object per line, one line per request)
 
     @property
     def endpoint(self) -> str:

@@ -8,6 +8,8 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from starlette.routing import Router
+
 from ossdoc.backends.llm import LLMBackend, create_backend
 from ossdoc.backends.state.admission import SQLiteAdmission
 from ossdoc.backends.state.streams import StreamJournal
@@ -15,6 +17,9 @@ from ossdoc.backends.storage.local import LocalStorage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
+from ossdoc.observability import logs, metrics
+from ossdoc.observability.access import Observer
+from ossdoc.observability.routes import routes as observability_routes
 from ossdoc.runtime import shared
 from ossdoc.runtime.model_client import model_client
 from ossdoc.runtime.serve import ModelEndpoint, supervise
@@ -63,6 +68,7 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
             await tasks.start()
             stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
+            stack.callback(observer.close)
             yield AppState(
                 settings=settings,
                 keys=keys,
@@ -73,7 +79,10 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
                 streams=streams,
             )
 
-    return OSSApp(router, lifespan)
+    observer = Observer(router, settings.data)
+    app = OSSApp(router, lifespan, observer=observer)
+    app.extra = Router(observability_routes(lambda: app.state, settings.data, observer))
+    return app
 
 
 def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
@@ -81,7 +90,8 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
     lines = [
         f"ossdoc listening on http://{settings.host}:{settings.port} with {settings.workers} worker(s) "
         f"(data in {settings.data.resolve()}, "
-        f"region {settings.region}, access key id {keys.keys[0].id}, model backend {settings.llm})"
+        f"region {settings.region}, access key id {keys.keys[0].id if keys.keys else '(none)'}, "
+        f"model backend {settings.llm})"
     ]
     if generated is not None:
         # Shown this once: afterwards the secret is only in the keys file (mode 0600).
@@ -93,10 +103,9 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
+    # Before any worker starts: the directory where every worker's metrics are summed.
+    metrics.prepare(shared.metrics_path(settings.data))
     keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
     announce(settings, keys, generated)
     return supervise(settings, keys)

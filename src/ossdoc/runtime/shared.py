@@ -9,6 +9,7 @@ from pathlib import Path
 from ossdoc.backends.state import admission, owner_prefix
 from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.tasks.sqlite import expire_leases
+from ossdoc.observability import metrics
 
 log = logging.getLogger("ossdoc.supervisor")
 
@@ -19,6 +20,10 @@ def admission_path(data: Path) -> Path:
 
 def tasks_path(data: Path) -> Path:
     return data / "tasks.sqlite3"
+
+
+def metrics_path(data: Path) -> Path:
+    return data / "run" / "metrics"
 
 
 def streams_path(data: Path) -> Path:
@@ -40,6 +45,7 @@ def worker_exited(data: Path, pid: int) -> None:
         admission.forget(admission_path(data), pid)
         expire_leases(tasks_path(data), owner_prefix(pid))
         _stop_streams(data, owner_prefix(pid))
+        metrics.worker_exited(pid)
     except Exception:  # the supervisor must go on whatever happens here
         log.exception("could not reclaim what worker %d held", pid)
 

@@ -12,6 +12,7 @@ import uvicorn
 
 from ossdoc.backends.llm import create_backend
 from ossdoc.backends.storage.local import LocalStorage
+from ossdoc.backends.storage.maintenance import Tuning
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
@@ -31,7 +32,9 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            store = ObjectStore(await LocalStorage.open(settings.data / "objects", settings.fsync))
+            tuning = Tuning(compact_bytes=settings.compact_bytes)
+            local = await LocalStorage.open(settings.data / "objects", settings.fsync, tuning=tuning)
+            store = ObjectStore(local)
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             backend = await asyncio.to_thread(create_backend, settings, settings.data)

@@ -31,7 +31,7 @@ CHURN_KEYS = [f"churn/{n}" for n in range(24)]
 SIZES = [0, 10, 5_000, 300_000, 2_500_000]
 CHURN_SIZES = [0, 100, 4_096, 30_000, 60_000]
 # Upkeep as often as it can go: garbage deleted at once, compaction as soon as a page is free.
-TUNING = Tuning(grace=0.0, interval=0.01, compact_pages=1, compact_share=0.0)
+TUNING = Tuning(grace=0.0, interval=0.01, compact_bytes=1, compact_share=0.0)
 
 
 def content(key: str, version: int) -> bytes:

@@ -11,6 +11,7 @@ the file."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +22,8 @@ from pathlib import Path
 from ossdoc.backends.storage import sqlite_meta as sql
 from ossdoc.backends.storage.committer import Committer
 
+log = logging.getLogger("ossdoc.storage")
+MiB = 1024 * 1024
 # Changes between two WAL checkpoints.
 CHECKPOINT_EVERY = 1000
 # Garbage deleted per transaction.
@@ -32,8 +35,8 @@ COMPACT_STEP = 256  # pages (1 MiB)
 class Tuning:
     grace: float = 5.0  # seconds a released blob stays readable by whoever found its old record
     interval: float = 0.5  # seconds between two rounds of upkeep
-    compact_pages: int = 4096  # compact once this many pages (16 MiB) are free ...
-    compact_share: float = 0.25  # ... and they are this share of the file
+    compact_bytes: int = 16 * 1024 * 1024  # compact once this much of the database is free ...
+    compact_share: float = 0.25  # ... and that is this share of it
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Maintenance:
         self.committer = committer
         self.blob_path = blob_path
         self.tuning = tuning
+        self.page_size = int(self.db.execute("PRAGMA page_size").fetchone()[0])
         self.compactions: list[Compaction] = []
         self._checkpointed = 0  # changes at the last checkpoint
         self.checkpoints = 0
@@ -88,9 +92,15 @@ class Maintenance:
             while self.collect(self.tuning.grace if grace is None else grace) == COLLECT_BATCH:
                 pass
             free, total = self.pages()
-            tuning = self.tuning
-            if compact or (free >= tuning.compact_pages and free >= total * tuning.compact_share):
-                self.compact()
+            enough = free * self.page_size >= self.tuning.compact_bytes
+            if free and (compact or (enough and free >= total * self.tuning.compact_share)):
+                done = self.compact()
+                log.info(
+                    "compacted the object database from %.1f to %.1f MiB in %.3f s",
+                    done.pages_before * self.page_size / MiB,
+                    done.pages_after * self.page_size / MiB,
+                    done.seconds,
+                )
 
     def collect(self, grace: float) -> int:
         """Delete up to COLLECT_BATCH blobs released more than ``grace`` seconds ago; how many.

@@ -276,13 +276,15 @@ class LocalStorage:
 
         def change(db: sqlite3.Connection) -> ObjectRecord:
             _require_bucket(db, record.bucket)
-            old = self._get(db, record.bucket, record.key)
             if check is not None:
+                old = self._get(db, record.bucket, record.key)
                 check(old)
+                dead = old.segments if old else ()
+            else:  # only the old blobs are needed: no metadata to decode
+                dead = _segments(db, record.bucket, record.key)
             self._insert_inline(db, new)
             db.execute(ROW, sql.object_row(record))
-            if old is not None:
-                release(db, old.segments, keep=record.segments)
+            release(db, dead, keep=record.segments)
             return record
 
         return change
@@ -561,6 +563,13 @@ def _require_bucket(db: sqlite3.Connection, bucket: str) -> None:
 def _require_upload(db: sqlite3.Connection, upload: Upload) -> None:
     if db.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload.upload_id,)).fetchone() is None:
         raise errors.NoSuchUpload(UploadId=upload.upload_id)
+
+
+def _segments(db: sqlite3.Connection, bucket: str, key: str) -> tuple[Segment, ...]:
+    row = db.execute(
+        "SELECT segments FROM objects WHERE bucket = ? AND key = ?", (bucket, key.encode())
+    ).fetchone()
+    return () if row is None else tuple(Segment(b, n) for b, n in json.loads(row[0]))
 
 
 def _parts(db: sqlite3.Connection, upload_id: str) -> list[Part]:

@@ -34,6 +34,9 @@ class Settings:
     # fsync every object before acknowledging it. Off, a process crash still loses nothing
     # acknowledged (the page cache survives it); a power cut may lose the last writes.
     fsync: bool = True
+    # Compact the object database (give back the space of deleted small objects) once this much of
+    # it, and a quarter of it, is free.
+    compact_bytes: int = 16 * 1024 * 1024
     # Document processing.
     llm: str = "local"  # local | openai | fake
     model: str = "qwen2.5-coder-0.5b"  # preset name or path to a GGUF file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,6 +15,7 @@ from ossdoc.backends.llm import LLMBackend, create_backend
 from ossdoc.backends.state.admission import SQLiteAdmission
 from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.storage.local import LocalStorage
+from ossdoc.backends.storage.maintenance import Tuning
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
@@ -42,7 +44,9 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            store = ObjectStore(await LocalStorage.open(settings.data / "objects", settings.fsync))
+            tuning = Tuning(compact_bytes=settings.compact_bytes)
+            local = await LocalStorage.open(settings.data / "objects", settings.fsync, tuning=tuning)
+            store = ObjectStore(local)
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             if model is not None:
@@ -105,7 +109,11 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_level, settings.log_format)
     # Before any worker starts: the directory where every worker's metrics are summed.
-    metrics.prepare(shared.metrics_path(settings.data))
-    keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
-    announce(settings, keys, generated)
-    return supervise(settings, keys)
+    metrics_dir = shared.metrics_path()
+    metrics.prepare(metrics_dir)
+    try:
+        keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
+        announce(settings, keys, generated)
+        return supervise(settings, keys)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

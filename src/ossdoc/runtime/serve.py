@@ -96,6 +96,7 @@ def run_model_service(settings: Settings, path: Path, socket_path: Path | None) 
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=5,
     )
     _run_quietly(uvicorn.Server(config), None)
@@ -123,6 +124,7 @@ def run_worker(
         date_header=False,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=int(GRACE_SECONDS),
     )
     _run_quietly(uvicorn.Server(config), listener)

@@ -4,6 +4,7 @@ start, and take back what a worker that died held."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 from ossdoc.backends.state import admission, owner_prefix
@@ -22,8 +23,12 @@ def tasks_path(data: Path) -> Path:
     return data / "tasks.sqlite3"
 
 
-def metrics_path(data: Path) -> Path:
-    return data / "run" / "metrics"
+def metrics_path() -> Path:
+    """Where the workers' metrics live: memory-mapped files that grow as label sets appear, so never
+    on the data dir's filesystem (once that is full, touching a new page of them would kill the
+    worker with SIGBUS), but in memory (/dev/shm) where there is one. Unique to this server."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="ossdoc-metrics-", dir=shm if shm.is_dir() else None))
 
 
 def streams_path(data: Path) -> Path:

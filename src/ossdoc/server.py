@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import uvicorn
 
-from ossdoc.backends.llm import create_backend
+from ossdoc.backends.llm import create_backend, model_slots
 from ossdoc.backends.storage.local import LocalStorage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
@@ -39,11 +39,13 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
             cache_file = settings.data / "cache.sqlite3"
             cache = await asyncio.to_thread(ResultCache, settings.cache_bytes, cache_file)
             stack.callback(cache.close)
-            docs = DocumentService(backend, settings, cache=cache)
+            docs = DocumentService(backend, settings, slots=model_slots(settings), cache=cache)
             task_store = await SQLiteTaskStore.open(settings.data / "tasks.sqlite3", settings.fsync)
             stack.push_async_callback(task_store.close)
             execute = executor(docs, store, settings.max_document_bytes)
-            tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
+            tasks = TaskRunner(
+                task_store, execute, workers=settings.task_workers, retries=settings.task_retries
+            )
             await tasks.start()
             stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
             yield AppState(

@@ -18,6 +18,7 @@ __all__ = [
     "Sampling",
     "ScriptedLLM",
     "create_backend",
+    "model_slots",
 ]
 
 
@@ -38,6 +39,8 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
             api_key=settings.openai_api_key,
             model=settings.openai_model,
             context_size=settings.context_size,
+            stall_seconds=settings.llm_stall_seconds,
+            first_token_seconds=settings.llm_first_token_seconds,
         )
     if settings.llm == "local":
         from ossdoc.backends.llm.local import LocalLlama
@@ -48,3 +51,11 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
             path, name=settings.model, context_size=settings.context_size, threads=settings.threads
         )
     raise LLMError(f"unknown LLM backend {settings.llm!r} (local, openai or fake)")
+
+
+def model_slots(settings: Settings) -> int:
+    """Generations to run at once: the setting, or by backend (a server may batch requests; an
+    embedded model has one context)."""
+    if settings.model_slots > 0:
+        return settings.model_slots
+    return 4 if settings.llm == "openai" else 1

@@ -119,6 +119,11 @@ class DocumentService:
         self.cache = cache if cache is not None else ResultCache(settings.cache_bytes)
 
     @property
+    def admitted(self) -> int:
+        """Requests holding a place: generating or waiting for a slot."""
+        return self._admitted
+
+    @property
     def body_limit(self) -> int:
         """Largest request body worth reading: Base64 content and history, even fully
         percent-encoded, and the other parameters."""

@@ -24,7 +24,7 @@ from doc_http import b64, error_code, make_bucket, post, signed_headers
 from openai_stub import REPLY, StubProcess, wait_until
 from ossdoc_server import RunningServer, free_port, running
 
-STALL = 2  # seconds: OSSDOC_LLM_STALL_SECONDS of the server under test
+STALL = 3  # seconds: OSSDOC_LLM_STALL_SECONDS of the server under test
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The OpenAI-compatible backend against a misbehaving server in a process of its own (openai_stub):
 every fault is an LLMError that says what went wrong, and the next request on the same backend is
-served. The stub's pauses are tiny; the backend's patience is set to a second to keep tests short."""
+served. The stub's pauses are tiny; the backend's patience is set to seconds to keep tests short."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ossdoc_server import free_port
 
 pytestmark = pytest.mark.anyio
 MESSAGES = [Message("user", "Say hello.")]
-STALL = 1.0
+STALL = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ async def served(backend: OpenAICompatible, stub: StubProcess) -> None:
         ("html", "answered text/html, not an event stream: <html>"),
         ("garbage", "sent bytes that are not UTF-8"),
         ("long-line", "sent a line longer than 1048576 bytes"),
-        ("hang", "sent no token for 1 s \\(it hangs\\)"),
+        ("hang", "sent no token for 2 s \\(it hangs\\)"),
     ],
 )
 async def test_a_fault_is_an_llm_error_and_the_next_request_is_served(
@@ -96,7 +96,7 @@ async def test_a_server_stopped_mid_stream(backend: OpenAICompatible, stub: Stub
     try:
         assert (await anext(stream)).text == "Hello"
         stub.signal(signal.SIGSTOP)
-        with pytest.raises(LLMError, match="sent no token for 1 s"):
+        with pytest.raises(LLMError, match="sent no token for 2 s"):
             async for _ in stream:
                 pass
     finally:
@@ -106,7 +106,7 @@ async def test_a_server_stopped_mid_stream(backend: OpenAICompatible, stub: Stub
 
 async def test_a_server_stopped_before_the_first_token(backend: OpenAICompatible, stub: StubProcess) -> None:
     stub.signal(signal.SIGSTOP)  # the kernel still accepts the connection: only silence tells
-    with pytest.raises(LLMError, match="sent nothing for 1 s and does not answer a health check"):
+    with pytest.raises(LLMError, match="sent nothing for 2 s and does not answer a health check"):
         await generate(backend)
     await served(backend, stub)
 
@@ -118,7 +118,7 @@ async def test_a_long_prompt_is_waited_for_while_the_server_answers(
     before = stub.stats()["health_checks"]
     chunks = await generate(backend)
     assert "".join(c.text for c in chunks) == REPLY.rstrip()
-    assert stub.stats()["health_checks"] >= before + 2  # it was asked, and answered
+    assert stub.stats()["health_checks"] > before  # it was asked, and answered
 
 
 async def test_keep_alive_comments_are_signs_of_life(backend: OpenAICompatible, stub: StubProcess) -> None:
@@ -133,6 +133,6 @@ async def test_a_request_stuck_in_a_live_server_has_a_limit(
     backend: OpenAICompatible, stub: StubProcess
 ) -> None:
     stub.mode("stuck")
-    with pytest.raises(LLMError, match="sent no token in 4 s"):
+    with pytest.raises(LLMError, match="sent no token in 8 s"):
         await generate(backend)
     await served(backend, stub)

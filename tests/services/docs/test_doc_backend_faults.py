@@ -34,7 +34,7 @@ def stub() -> Iterator[StubProcess]:
 @pytest.fixture
 async def docs(stub: StubProcess) -> AsyncIterator[DocumentService]:
     stub.ensure_running()
-    backend = OpenAICompatible(stub.base_url, stall_seconds=1, first_token_seconds=4)
+    backend = OpenAICompatible(stub.base_url, stall_seconds=2, first_token_seconds=8)
     service = DocumentService(backend, Settings(queue_size=0, cache_bytes=0), slots=SLOTS)
     try:
         yield service

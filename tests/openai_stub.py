@@ -6,9 +6,9 @@ HTTP/1.1 by hand on asyncio streams, to send exactly the bytes a broken server s
 
     ok           a short streamed reply ("Hello stub world. ..."), usage and [DONE]
     slow         the same reply at one token per ``delay`` seconds
-    prompt       ``delay`` seconds of silence first (a long prompt), while /v1/models answers
+    prompt       ``delay`` seconds of silence first (a long prompt), while /health answers
     pings        headers at once, then ``: ping`` comments for ``delay`` seconds, then the reply
-    stuck        nothing at all, ever, while /v1/models answers (a request stuck in the server)
+    stuck        nothing at all, ever, while /health answers (a request stuck in the server)
     hang         two tokens, then nothing (the connection stays open)
     die          two tokens, then the process SIGKILLs itself
     truncate     two tokens, then a clean end of the body: no finish reason, no [DONE]
@@ -22,7 +22,7 @@ HTTP/1.1 by hand on asyncio streams, to send exactly the bytes a broken server s
     long-line    headers, then ``data: xxxx...`` for 2 MiB without a line break
     html         200 with text/html: a proxy's error page
 
-``GET /stats`` counts the completions and health checks (``GET /v1/models``) received. There is no
+``GET /stats`` counts the completions and health checks (``GET /health``) received. There is no
 tokenizer endpoint (404)."""
 
 from __future__ import annotations
@@ -153,8 +153,10 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             answer(writer, state)
         elif path == "/stats":
             answer(writer, state)
-        elif path == "/v1/models":
+        elif path == "/health":
             state["health_checks"] += 1
+            answer(writer, {"status": "ok"})
+        elif path == "/v1/models":
             answer(writer, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
         elif method == "POST" and path == "/v1/chat/completions":
             await completion(reader, writer)
@@ -196,7 +198,7 @@ class StubProcess:
         assert reply.status_code == 200
 
     def stats(self) -> dict[str, Any]:
-        """``completions`` and ``health_checks`` (GET /v1/models) received so far."""
+        """``completions`` and ``health_checks`` (GET /health) received so far."""
         stats: dict[str, Any] = httpx.get(f"http://127.0.0.1:{self.port}/stats").json()
         return stats
 

@@ -20,7 +20,7 @@ from ossdoc.backends.llm.openai_stream import EventReader, Patience
 
 CONNECT_SECONDS = 10.0
 # A live server answers a tokenize or health request at once, even while it generates (llama-cpp-
-# python's queues them behind the running generation: then the token count is estimated).
+# python's queues a tokenize request behind the running generation: then the count is estimated).
 QUICK_SECONDS = 10.0
 EVENT_STREAM = "text/event-stream"
 
@@ -43,6 +43,7 @@ class OpenAICompatible:
         ``transport`` replaces the network in tests."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
+        self._root = self.base_url.removesuffix("/v1")
         self.stall = stall_seconds
         self.first_token = first_token_seconds
         self.quick = min(QUICK_SECONDS, stall_seconds)
@@ -68,7 +69,7 @@ class OpenAICompatible:
         # Servers with a tokenizer endpoint: llama.cpp's (/tokenize, "content"), vLLM's (/tokenize,
         # "prompt"), llama-cpp-python's (/extras/tokenize, "input"); the first that answers is kept.
         # Others have none: then ~3 characters a token, which errs on the side of smaller pieces.
-        root = str(self.client.base_url).rstrip("/").removesuffix("/v1")
+        root = self._root
         candidates = [
             (f"{root}/tokenize", "content"),
             (f"{root}/tokenize", "prompt"),
@@ -159,9 +160,11 @@ class OpenAICompatible:
         )
 
     async def alive(self) -> bool:
-        """Whether the server answers a request (any status) in time: the health check."""
+        """Whether the server answers an HTTP request in time, whatever its status: the health check.
+        ``/health`` is vLLM's and llama.cpp's; other servers answer 404 at once. Not ``/models``:
+        llama-cpp-python's server answers it only between generations."""
         try:
-            await self.client.get("/models", timeout=self.quick)
+            await self.client.get(self._root + "/health", timeout=self.quick)
         except httpx.HTTPError:
             return False
         return True

@@ -3,7 +3,8 @@
 A server that is evaluating a long prompt and one that hangs both go silent before the first
 token. They differ in two ways this module uses: a live server may send bytes meanwhile (response
 headers, SSE comments: llama-cpp-python's server pings every 15 s), and a live server answers
-another request (``GET /models``) while a hung one, or a stopped process, does not. So before the
+another HTTP request (``GET /health``, whatever the status) while a hung one, or a stopped process,
+does not. So before the
 first token, silence is checked with that health request every ``stall`` seconds and tolerated up to
 ``first_token`` seconds in all; after it, ``stall`` seconds without a token end the reply."""
 

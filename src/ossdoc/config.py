@@ -20,6 +20,8 @@ def _cores() -> int:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # HTTP worker processes on the one listening port; the embedded model runs once beside them.
+    workers: int = field(default_factory=_cores)
     data: Path = Path("./ossdoc-data")
     region: str = "cn-hangzhou"
     # Virtual-hosted style: requests to <bucket>.<base_domain> address that bucket.
@@ -49,6 +51,8 @@ class Settings:
     # Generations run at once: 0 chooses by backend (1 for local and fake, 4 for openai: a server
     # such as vLLM or llama.cpp's with --parallel batches requests).
     model_slots: int = 0
+    # With several servers in openai_base_url (comma-separated): the streams each may serve at once.
+    openai_streams: int = 4
     max_content_bytes: int = 19_500
     # Largest stored object processed when a request has no content (the model's context is
     # usually the tighter bound).
@@ -62,6 +66,10 @@ class Settings:
     task_workers: int = 1
     # Times an asynchronous task is retried when the model backend is unavailable (with backoff).
     task_retries: int = 5
+    # A document event stream can be resumed (Last-Event-ID) this long after it started, while its
+    # journal (the last event and the generation's state) stays under this many bytes.
+    resume_seconds: int = 600
+    resume_bytes: int = 1024 * 1024
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -36,12 +37,17 @@ class OpenAICompatible:
         stall_seconds: float = 60,
         first_token_seconds: float = 600,
         transport: httpx.AsyncBaseTransport | None = None,
+        uds: str | None = None,
+        info: ModelInfo | None = None,
     ) -> None:
         """``stall_seconds``: the longest pause between tokens, and the silence before the first
         token after which the server's health is checked. ``first_token_seconds``: the longest wait
         for the first token from a healthy server (a long prompt, a queue in the server).
-        ``transport`` replaces the network in tests."""
+        ``transport`` replaces the network in tests; ``uds`` is a Unix socket to reach the server on
+        (ossdoc's own model service); ``info`` what the server is known to serve."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        if uds is not None and transport is None:
+            transport = httpx.AsyncHTTPTransport(uds=uds)
         self.base_url = base_url.rstrip("/")
         self._root = self.base_url.removesuffix("/v1")
         self.stall = stall_seconds
@@ -56,7 +62,11 @@ class OpenAICompatible:
             transport=transport,
         )
         self.model = model
-        self._info = ModelInfo(model or "default", context_size, {"base_url": base_url})
+        self._info = info or ModelInfo(model or "default", context_size, {"base_url": base_url})
+        # A server whose model is known (ossdoc's model service): it takes sampling fields beyond
+        # OpenAI's (which an OpenAI server would refuse), counts tokens without listing them, and
+        # sends usage in every event.
+        self._own_service = info is not None
         # Which tokenize endpoint the server has: unknown (None), found (a URL), or none ("").
         self._tokenize: tuple[str, str] | str | None = None
         self._tokenizer_busy_until = 0.0  # it did not answer in time: estimate until then
@@ -75,6 +85,8 @@ class OpenAICompatible:
             (f"{root}/tokenize", "prompt"),
             (f"{root}/extras/tokenize", "input"),
         ]
+        if self._own_service:  # ossdoc's model service counts without sending the token list
+            candidates.insert(0, (f"{root}/tokenize/count", "content"))
         if isinstance(self._tokenize, tuple):
             candidates = [self._tokenize]
         elif self._tokenize == "" or time.monotonic() < self._tokenizer_busy_until:
@@ -93,10 +105,11 @@ class OpenAICompatible:
                 return max(1, len(text) // 3)
             except httpx.HTTPError:
                 break
-            tokens = _json(response).get("tokens") if response.status_code == 200 else None
-            if isinstance(tokens, list):
+            reply = _json(response) if response.status_code == 200 else {}
+            tokens = reply.get("tokens", reply.get("count"))
+            if isinstance(tokens, list | int) and not isinstance(tokens, bool):
                 self._tokenize = (url, field)
-                return len(tokens)
+                return tokens if isinstance(tokens, int) else len(tokens)
         if self._tokenize is None:
             self._tokenize = ""
         return max(1, len(text) // 3)
@@ -116,9 +129,16 @@ class OpenAICompatible:
             body["stop"] = list(sampling.stop)
         if sampling.seed is not None:
             body["seed"] = sampling.seed
-        # input_tokens before the server's usage arrives (llama-cpp-python's server sends none):
-        # the messages counted by the server's tokenizer, without the chat template.
-        prompt = await self.count_tokens("\n".join(m.content for m in messages))
+        if messages and messages[-1].role == "assistant":
+            # A prefill to continue: vLLM's and ossdoc's names (llama.cpp's server continues a
+            # trailing assistant message by itself).
+            body["continue_final_message"], body["add_generation_prompt"] = True, False
+        if self._own_service:
+            body["repeat_penalty"] = sampling.repeat_penalty
+            body["stream_options"]["continuous_usage_stats"] = True
+        # Counted before the request, not during it: llama-cpp-python's server would answer the
+        # count only once the generation is over. ossdoc's model service sends usage in every event.
+        prompt = None if self._own_service else await self._prompt_tokens(messages)
         patience = Patience(self.stall, self.first_token, self.alive)
         request = self.client.build_request("POST", "/chat/completions", json=body)
         try:
@@ -131,11 +151,13 @@ class OpenAICompatible:
                     received = await patience.wait(anext(data, None))
                     if received is None:
                         break
-                    chunks = reader.feed(received)
+                    chunks = await self._counted(reader, reader.feed(received), messages)
                     for chunk in chunks:
                         yield chunk
                     if chunks:
                         patience.token()  # from when the consumer has taken them
+                if reader.input_tokens is None:
+                    reader.input_tokens = await self._prompt_tokens(messages)
                 for chunk in reader.finish():
                     yield chunk
             finally:
@@ -158,6 +180,28 @@ class OpenAICompatible:
         raise LLMError(
             f"the model server answered {kind or 'no content type'}, not an event stream: {detail}"
         )
+
+    async def _counted(
+        self, reader: EventReader, chunks: list[Chunk], messages: list[Message]
+    ) -> list[Chunk]:
+        """``chunks`` with the prompt's token count, counted now if the server has sent none."""
+        if not chunks or reader.input_tokens is not None:
+            return chunks
+        reader.input_tokens = await self._prompt_tokens(messages)
+        return [replace(chunk, input_tokens=reader.input_tokens) for chunk in chunks]
+
+    async def _prompt_tokens(self, messages: list[Message]) -> int:
+        """input_tokens for a server whose chunks carry no usage (llama-cpp-python's sends none until
+        the end): the messages counted by the server's tokenizer, without the chat template."""
+        return await self.count_tokens("\n".join(m.content for m in messages))
+
+    async def healthy(self) -> bool:
+        """Whether the server answers ``GET /models`` (every OpenAI-compatible server has it)."""
+        try:
+            response = await self.client.get("/models", timeout=5)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
 
     async def alive(self) -> bool:
         """Whether the server answers an HTTP request in time, whatever its status: the health check.

@@ -82,7 +82,9 @@ class EventReader:
     stream (bytes that are not UTF-8, a line that is no SSE field, an endless line) is an error
     rather than something to skip: a server that sends it is broken or is not the server meant."""
 
-    def __init__(self, input_tokens: int) -> None:
+    def __init__(self, input_tokens: int | None) -> None:
+        """``input_tokens``: the prompt's count, until the server's usage tells; None: unknown, the
+        chunks carry 0 until the caller fills it in."""
         self.input_tokens = input_tokens
         self.output_tokens = 0
         self.reason: str | None = None
@@ -113,7 +115,8 @@ class EventReader:
             chunks += self._dispatch()
         if self.reason is None and not self.done:
             raise LLMError("the model server ended the stream before the end of the reply")
-        return [*chunks, Chunk("", self.input_tokens, self.output_tokens, self.reason or "stop")]
+        final = Chunk("", self.input_tokens or 0, self.output_tokens, self.reason or "stop")
+        return [*chunks, final]
 
     def _line(self, raw: bytes) -> list[Chunk]:
         if len(raw) > MAX_LINE:
@@ -161,7 +164,8 @@ class EventReader:
         usage = event.get("usage")
         try:
             if usage:
-                self.input_tokens = int(usage.get("prompt_tokens", self.input_tokens))
+                if "prompt_tokens" in usage:
+                    self.input_tokens = int(usage["prompt_tokens"])
                 self.output_tokens = int(usage.get("completion_tokens", self.output_tokens))
             chunks: list[Chunk] = []
             for choice in event.get("choices") or []:
@@ -171,7 +175,7 @@ class EventReader:
                 if text:
                     if not usage:
                         self.output_tokens += 1
-                    chunks.append(Chunk(text, self.input_tokens, self.output_tokens))
+                    chunks.append(Chunk(text, self.input_tokens or 0, self.output_tokens))
                 if choice.get("finish_reason"):
                     self.reason = "length" if choice["finish_reason"] == "length" else "stop"
         except (AttributeError, TypeError, ValueError) as exc:

@@ -271,14 +271,16 @@ def main() -> None:
         auth = oss2.Auth(server.access_key_id, server.access_key_secret)
         oss2.Bucket(auth, server.endpoint, BUCKET).create_bucket()
         target = Target(server.endpoint, Credentials(server.access_key_id, server.access_key_secret))
-        sampler = Sampler(server.process.pid)
+        # The worker process serves (`ossdoc serve` is a supervisor with one worker here).
+        (worker,) = server.children() or [server.process.pid]
+        sampler = Sampler(worker)
         thread = threading.Thread(target=sampler.run, daemon=True)
         thread.start()
         idle_rss = sampler.rss_now()
         before = asyncio.run(objects(target, args.objects, args.baseline, "before"))
 
         load_before = os.getloadavg()[0]
-        cpu0, wait0, wall0 = sampler.cpu(), cpu_wait(server.process.pid), time.monotonic()
+        cpu0, wait0, wall0 = sampler.cpu(), cpu_wait(worker), time.monotonic()
         until = wall0 + args.seconds
         mine, theirs = multiprocessing.Pipe()
         child = multiprocessing.get_context("spawn").Process(
@@ -291,7 +293,7 @@ def main() -> None:
         streaming: Tally = mine.recv()
         child.join()
         wall = time.monotonic() - wall0
-        server_cpu, server_wait = sampler.cpu() - cpu0, cpu_wait(server.process.pid) - wait0
+        server_cpu, server_wait = sampler.cpu() - cpu0, cpu_wait(worker) - wait0
         load = (wall0 - sampler.start, time.monotonic() - sampler.start)
         load_during = os.getloadavg()[0]
 

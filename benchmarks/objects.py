@@ -33,10 +33,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import httpx
-import load
 import null_server
 import oss2
 import seaweedfs_server
+import wrk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from ossdoc.config import Settings
@@ -68,9 +68,9 @@ def measure(
     target: Target, urls: list[str], method: str, body: int, connections: int, seconds: float
 ) -> Figure:
     threads = min(2, connections)
-    before = load.cpu_seconds(target.pid)
-    run = load.wrk(urls, method, body_size=body, connections=connections, threads=threads, seconds=seconds)
-    cpu = load.cpu_seconds(target.pid) - before
+    before = wrk.cpu_seconds(target.pid)
+    run = wrk.wrk(urls, method, body_size=body, connections=connections, threads=threads, seconds=seconds)
+    cpu = wrk.cpu_seconds(target.pid) - before
     size = body if method == "PUT" else None
     rate = run.per_second if size is None or size == SMALL else size / MiB / (run.mean_us / 1e6)
     if method == "GET" and connections == 1:
@@ -115,7 +115,7 @@ def download(target: Target, key: str) -> None:
 
 def rss(target: Target, method: str, size: int) -> float:
     """Worst RSS growth of a server process during one streamed transfer of ``size`` bytes."""
-    with load.rss_growth(target.pid) as growth:
+    with wrk.rss_growth(target.pid) as growth:
         if method == "PUT":
             upload(target, "rss", size)
         else:

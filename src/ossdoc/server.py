@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.routing import Router
 
-from ossdoc.backends.llm import LLMBackend, create_backend
+from ossdoc.backends.llm import LLMBackend, create_backend, model_slots
 from ossdoc.backends.state.admission import SQLiteAdmission
 from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.storage.local import LocalStorage
@@ -50,7 +50,7 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             if model is not None:
-                backend: LLMBackend = model_client(model)
+                backend: LLMBackend = model_client(model, settings)
             else:
                 backend = await asyncio.to_thread(create_backend, settings, settings.data)
             stack.push_async_callback(backend.close)
@@ -59,7 +59,8 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             stack.callback(cache.close)
             admission = SQLiteAdmission(shared.admission_path(settings.data))
             stack.callback(admission.close)
-            docs = DocumentService(backend, settings, cache=cache, admission=admission)
+            slots = model_slots(settings)
+            docs = DocumentService(backend, settings, slots=slots, cache=cache, admission=admission)
             streams = StreamJournal(
                 shared.streams_path(settings.data),
                 ttl=settings.resume_seconds,
@@ -69,7 +70,9 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             task_store = await SQLiteTaskStore.open(shared.tasks_path(settings.data), settings.fsync)
             stack.push_async_callback(task_store.close)
             execute = executor(docs, store, settings.max_document_bytes)
-            tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
+            tasks = TaskRunner(
+                task_store, execute, workers=settings.task_workers, retries=settings.task_retries
+            )
             await tasks.start()
             stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
             stack.callback(observer.close)

@@ -14,6 +14,7 @@ from ossdoc.backends.llm import create_backend
 from ossdoc.backends.storage.local import LocalStorage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
+from ossdoc.console import create_console
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
 from ossdoc.services.docs import DocumentService
 from ossdoc.services.docs.cache import ResultCache
@@ -55,7 +56,9 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
                 tasks=tasks,
             )
 
-    return OSSApp(router, lifespan)
+    app = OSSApp(router, lifespan)
+    app.extra = create_console(lambda: app.state)  # the web console, under /-/
+    return app
 
 
 def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
@@ -64,6 +67,7 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
         f"ossdoc listening on http://{settings.host}:{settings.port} (data in {settings.data.resolve()}, "
         f"region {settings.region}, access key id {keys.keys[0].id}, model backend {settings.llm})"
     ]
+    lines.append(f"web console: http://{settings.host}:{settings.port}/-/")
     if generated is not None:
         # Shown this once: afterwards the secret is only in the keys file (mode 0600).
         lines.append(

@@ -5,6 +5,7 @@ tests/artifacts/console/."""
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -152,7 +153,9 @@ def run(page: Page, shot: Shots, live: RunningServer) -> None:
     page.get_by_label("AccessKey secret").fill(live.access_key_secret)
     page.get_by_label("AccessKey secret").press("Enter")
     expect(page.locator("#account-key")).to_have_text(live.access_key_id)
-    stored = page.evaluate("() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie")
+    stored = page.evaluate(
+        "() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie"
+    )
     assert live.access_key_secret not in stored and "ossdoc_console=" not in stored  # HttpOnly
     shot("signed-in")
 
@@ -167,7 +170,9 @@ def run(page: Page, shot: Shots, live: RunningServer) -> None:
     drop_file(page, "#dropzone", "report.docx", make_docx(*PARAGRAPHS), DOCX)
     expect(page.get_by_role("button", name="report.docx")).to_be_visible()
     big = bytes(range(256)) * (9 * 4096)
-    page.set_input_files("#file-input", files=[{"name": "scan.bin", "mimeType": "application/octet-stream", "buffer": big}])
+    page.set_input_files(
+        "#file-input", files=[{"name": "scan.bin", "mimeType": "application/octet-stream", "buffer": big}]
+    )
     expect(page.get_by_role("button", name="scan.bin")).to_be_visible()
     meta = api_get(page, "api/buckets/quarterly-reports/object?key=scan.bin")
     assert meta["size"] == len(big) and meta["type"] == "Multipart"
@@ -191,7 +196,7 @@ def run(page: Page, shot: Shots, live: RunningServer) -> None:
     expect(page.locator("#result-status")).to_have_text("Done", timeout=60_000)
     texts = partials(page)
     assert len(set(texts)) >= 2, texts
-    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:], strict=False)), texts
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts)), texts
     for field in ("#u-in", "#u-out", "#u-ttft", "#u-rate", "#u-total"):
         assert page.locator(field).text_content() != "–", field
     shot("summarize-done")
@@ -215,7 +220,9 @@ def run(page: Page, shot: Shots, live: RunningServer) -> None:
 
     page.get_by_role("link", name="Objects", exact=True).click()
     expect(page.get_by_role("button", name="report.summarize.txt")).to_be_visible()
-    saved = page.evaluate("async () => (await fetch('api/buckets/quarterly-reports/download?key=report.summarize.txt')).text()")
+    saved = page.evaluate(
+        "async () => (await fetch('api/buckets/quarterly-reports/download?key=report.summarize.txt')).text()"
+    )
     assert saved == summary
     shot("listing-with-result")
 

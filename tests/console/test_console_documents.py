@@ -38,7 +38,14 @@ def events(body: bytes) -> list[tuple[str, dict[str, Any]]]:
 async def test_the_operations_and_their_parameters_are_listed(signed_in: Console) -> None:
     reply = (await signed_in.call("GET", "operations")).json()
     names = [op["name"] for op in reply["operations"]]
-    assert names == ["doc/translate", "doc/polish", "doc/summarize", "doc/continue", "doc/enrich", "doc/rephrase"]
+    assert names == [
+        "doc/translate",
+        "doc/polish",
+        "doc/summarize",
+        "doc/continue",
+        "doc/enrich",
+        "doc/rephrase",
+    ]
     translate = reply["operations"][0]
     language = translate["parameters"][0]
     assert language["name"] == "language" and language["required"] is True
@@ -71,7 +78,13 @@ async def test_an_object_is_streamed_as_oss_events(signed_in: Console) -> None:
 
 async def test_a_result_is_saved_with_saveas(signed_in: Console) -> None:
     bucket = await bucket_with_report(signed_in)
-    body = {"operation": "polish", "bucket": bucket, "key": "report.docx", "mode": "json", "saveAs": {"key": "out/polished.txt"}}
+    body = {
+        "operation": "polish",
+        "bucket": bucket,
+        "key": "report.docx",
+        "mode": "json",
+        "saveAs": {"key": "out/polished.txt"},
+    }
     reply = (await signed_in.call("POST", "process", json=body)).json()
     assert reply["saved"]["key"] == "out/polished.txt" and reply["saved"]["bucket"] == bucket
     saved = await signed_in.call("GET", f"buckets/{bucket}/download", params={"key": "out/polished.txt"})
@@ -91,28 +104,42 @@ async def test_a_docx_is_saved_as_a_translated_docx(signed_in: Console) -> None:
     reply = await signed_in.call("POST", "process", json=body)
     assert reply.status_code == 200, reply.text
     assert reply.json()["saved"]["key"] == "report.fr_FR.docx"
-    data = (await signed_in.call("GET", f"buckets/{bucket}/download", params={"key": "report.fr_FR.docx"})).content
+    data = (
+        await signed_in.call("GET", f"buckets/{bucket}/download", params={"key": "report.fr_FR.docx"})
+    ).content
     paragraphs = [p.text for p in docx.Document(io.BytesIO(data)).paragraphs]
     assert any("SALES GREW BY TEN PERCENT." in p for p in paragraphs)
 
 
-@pytest.mark.parametrize(
-    ("body", "argument", "message"),
-    [
-        ({"operation": "shout", "content": TEXT}, "operation", "Unknown operation doc/shout"),
-        ({"operation": "summarize"}, "content", "Give the text to process"),
-        ({"operation": "translate", "content": TEXT}, "language", "requires the parameter language"),
-        ({"operation": "translate", "content": TEXT, "params": {"language": "xx_XX"}}, "language", "must be one of"),
-        ({"operation": "translate", "content": TEXT, "params": {"language": "en,US"}}, "language", "invalid value"),
-        ({"operation": "polish", "content": TEXT, "params": {"tone": "friendly"}}, "tone", "has no parameter tone"),
-        ({"operation": "continue", "content": TEXT, "params": {"history": "x"}}, "history", "list of texts"),
-        ({"operation": "polish", "content": "x" * 20_000}, "content", "exceeds 19500 bytes"),
-        ({"operation": "polish", "content": TEXT, "mode": "json", "saveAs": {"key": "a.txt"}}, "saveAs", "bucket"),
-        ({"operation": "polish", "content": TEXT, "mode": "stream", "saveAs": {"key": "a.txt"}}, "format", "saveas"),
-        ({"operation": "summarize", "content": TEXT, "mode": "json", "saveAs": {"key": "a.docx"}, "bucket": "docs"},
-         "sys/saveas", "rewrites a stored .docx"),
-    ],
-)  # fmt: skip
+SAVE = {"saveAs": {"key": "a.txt"}}
+BAD = [
+    ({"operation": "shout", "content": TEXT}, "operation", "Unknown operation doc/shout"),
+    ({"operation": "summarize"}, "content", "Give the text to process"),
+    ({"operation": "translate", "content": TEXT}, "language", "requires the parameter language"),
+    (
+        {"operation": "translate", "content": TEXT, "params": {"language": "xx_XX"}},
+        "language",
+        "must be one of",
+    ),
+    (
+        {"operation": "translate", "content": TEXT, "params": {"language": "en,US"}},
+        "language",
+        "invalid value",
+    ),
+    ({"operation": "polish", "content": TEXT, "params": {"tone": "friendly"}}, "tone", "has no parameter"),
+    ({"operation": "continue", "content": TEXT, "params": {"history": "x"}}, "history", "list of texts"),
+    ({"operation": "polish", "content": "x" * 20_000}, "content", "exceeds 19500 bytes"),
+    ({"operation": "polish", "content": TEXT, "mode": "json", **SAVE}, "saveAs", "bucket"),
+    ({"operation": "polish", "content": TEXT, "mode": "stream", **SAVE}, "format", "saveas"),
+    (
+        {"operation": "summarize", "content": TEXT, "bucket": "docs", "saveAs": {"key": "a.docx"}},
+        "sys/saveas",
+        "rewrites a stored .docx",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "argument", "message"), BAD)
 async def test_bad_document_requests_are_explained(
     signed_in: Console, body: dict[str, Any], argument: str, message: str
 ) -> None:
@@ -132,7 +159,12 @@ async def test_a_missing_document_is_named(signed_in: Console) -> None:
 
 
 async def test_continue_takes_its_history(signed_in: Console) -> None:
-    body = {"operation": "continue", "content": TEXT, "params": {"history": ["Earlier words."]}, "mode": "json"}
+    body = {
+        "operation": "continue",
+        "content": TEXT,
+        "params": {"history": ["Earlier words."]},
+        "mode": "json",
+    }
     reply = await signed_in.call("POST", "process", json=body)
     assert reply.status_code == 200, reply.text
     assert reply.json()["text"]
@@ -151,7 +183,11 @@ async def test_a_task_runs_in_the_background_and_saves_its_result(signed_in: Con
             break
         await asyncio.sleep(0.05)
     assert task["State"] == "Succeeded", task
-    assert task["Output"] == {"Bucket": bucket, "Object": "report.summary.txt", "FileSize": task["Output"]["FileSize"]}
+    assert task["Output"] == {
+        "Bucket": bucket,
+        "Object": "report.summary.txt",
+        "FileSize": task["Output"]["FileSize"],
+    }
     listed = (await signed_in.call("GET", f"buckets/{bucket}/tasks")).json()
     assert [t["TaskId"] for t in listed["tasks"]] == [task_id] and listed["truncated"] is False
     saved = await signed_in.call("GET", f"buckets/{bucket}/object", params={"key": "report.summary.txt"})
@@ -160,7 +196,9 @@ async def test_a_task_runs_in_the_background_and_saves_its_result(signed_in: Con
 
 async def test_a_task_needs_somewhere_to_save_and_a_document(signed_in: Console) -> None:
     bucket = await bucket_with_report(signed_in)
-    reply = await signed_in.call("POST", f"buckets/{bucket}/tasks", json={"operation": "summarize", "key": "report.docx"})
+    reply = await signed_in.call(
+        "POST", f"buckets/{bucket}/tasks", json={"operation": "summarize", "key": "report.docx"}
+    )
     assert reply.status_code == 400 and reply.json()["Details"]["ArgumentName"] == "saveAs"
     body = {"operation": "summarize", "key": "absent.docx", "saveAs": {"key": "x.txt"}}
     reply = await signed_in.call("POST", f"buckets/{bucket}/tasks", json=body)

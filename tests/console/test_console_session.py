@@ -110,7 +110,9 @@ async def test_requests_from_another_origin_are_refused(signed_in: Console, head
     reply = await signed_in.call("POST", "buckets", json={"name": "cross-site"}, headers=headers)
     assert reply.status_code == 403 and reply.json()["Code"] == "InvalidCsrfToken"
     same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
-    assert (await signed_in.call("POST", "buckets", json={"name": "same-site"}, headers=same)).status_code == 201
+    assert (
+        await signed_in.call("POST", "buckets", json={"name": "same-site"}, headers=same)
+    ).status_code == 201
 
 
 async def test_signing_out_ends_the_session_on_the_server(signed_in: Console) -> None:

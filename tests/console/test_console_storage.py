@@ -19,9 +19,13 @@ async def make_bucket(console: Console, name: str = "docs") -> str:
     return name
 
 
-async def put(console: Console, bucket: str, key: str, data: bytes, content_type: str = "") -> dict[str, object]:
+async def put(
+    console: Console, bucket: str, key: str, data: bytes, content_type: str = ""
+) -> dict[str, object]:
     headers = {"Content-Type": content_type} if content_type else {}
-    reply = await console.call("PUT", f"buckets/{bucket}/object", params={"key": key}, content=data, headers=headers)
+    reply = await console.call(
+        "PUT", f"buckets/{bucket}/object", params={"key": key}, content=data, headers=headers
+    )
     assert reply.status_code == 201, reply.text
     body: dict[str, object] = reply.json()
     return body
@@ -46,7 +50,9 @@ async def test_buckets_are_created_listed_and_deleted(signed_in: Console) -> Non
         ({}, "InvalidArgument", 400),
     ],
 )
-async def test_a_bad_bucket_is_refused(signed_in: Console, body: dict[str, object], code: str, status: int) -> None:
+async def test_a_bad_bucket_is_refused(
+    signed_in: Console, body: dict[str, object], code: str, status: int
+) -> None:
     reply = await signed_in.call("POST", "buckets", json=body)
     assert reply.status_code == status and reply.json()["Code"] == code
     assert reply.json()["Message"]
@@ -72,11 +78,15 @@ async def test_folders_and_pages(signed_in: Console) -> None:
     assert root["folders"] == ["reports/"]
     assert [o["key"] for o in root["objects"]] == ["top.txt", "zz.txt"]
     inner = (await signed_in.call("GET", f"buckets/{bucket}/objects", params={"prefix": "reports/"})).json()
-    assert inner["folders"] == ["reports/2025/"] and [o["key"] for o in inner["objects"]] == ["reports/summary.txt"]
+    assert inner["folders"] == ["reports/2025/"] and [o["key"] for o in inner["objects"]] == [
+        "reports/summary.txt"
+    ]
     # Pages of two entries, folders counted as entries, as ListObjects does.
     seen, marker = [], ""
     for _ in range(5):
-        page = (await signed_in.call("GET", f"buckets/{bucket}/objects", params={"max": 2, "marker": marker})).json()
+        page = (
+            await signed_in.call("GET", f"buckets/{bucket}/objects", params={"max": 2, "marker": marker})
+        ).json()
         seen += page["folders"] + [o["key"] for o in page["objects"]]
         if not page["truncated"]:
             break
@@ -90,14 +100,20 @@ async def test_an_object_is_uploaded_described_downloaded_and_deleted(signed_in:
     bucket = await make_bucket(signed_in)
     record = await put(signed_in, bucket, "notes/hello world.txt", "héllo".encode(), "text/plain")
     assert record["size"] == 6
-    meta = (await signed_in.call("GET", f"buckets/{bucket}/object", params={"key": "notes/hello world.txt"})).json()
+    meta = (
+        await signed_in.call("GET", f"buckets/{bucket}/object", params={"key": "notes/hello world.txt"})
+    ).json()
     assert meta["contentType"] == "text/plain" and meta["size"] == 6 and meta["crc64"]
-    download = await signed_in.call("GET", f"buckets/{bucket}/download", params={"key": "notes/hello world.txt"})
+    download = await signed_in.call(
+        "GET", f"buckets/{bucket}/download", params={"key": "notes/hello world.txt"}
+    )
     assert download.content == "héllo".encode()
     assert download.headers["content-type"] == "application/octet-stream"
     assert download.headers["content-disposition"] == "attachment; filename*=UTF-8''hello%20world.txt"
     assert download.headers["content-security-policy"] == "sandbox"
-    deleted = await signed_in.call("DELETE", f"buckets/{bucket}/object", params={"key": "notes/hello world.txt"})
+    deleted = await signed_in.call(
+        "DELETE", f"buckets/{bucket}/object", params={"key": "notes/hello world.txt"}
+    )
     assert deleted.json() == {"deleted": "notes/hello world.txt"}
     gone = await signed_in.call("GET", f"buckets/{bucket}/object", params={"key": "notes/hello world.txt"})
     assert gone.status_code == 404 and gone.json()["Code"] == "NoSuchKey"
@@ -121,34 +137,47 @@ async def test_a_large_file_goes_up_in_parts(signed_in: Console) -> None:
     parts = [b"a" * (128 * 1024), b"b" * 1000]
     for number, data in enumerate(parts, 1):
         reply = await signed_in.call(
-            "PUT", f"buckets/{bucket}/uploads/{upload}", params={"key": "big.bin", "part": number}, content=data
+            "PUT",
+            f"buckets/{bucket}/uploads/{upload}",
+            params={"key": "big.bin", "part": number},
+            content=data,
         )
         assert reply.status_code == 200 and reply.json()["size"] == len(data)
     bad = await signed_in.call(
         "PUT", f"buckets/{bucket}/uploads/{upload}", params={"key": "big.bin", "part": 0}, content=b"x"
     )
     assert bad.status_code == 400 and "Part number" in bad.json()["Message"]
-    done = await signed_in.call("POST", f"buckets/{bucket}/uploads/{upload}/complete", params={"key": "big.bin"})
+    done = await signed_in.call(
+        "POST", f"buckets/{bucket}/uploads/{upload}/complete", params={"key": "big.bin"}
+    )
     assert done.status_code == 201 and done.json()["size"] == sum(map(len, parts))
     assert done.json()["type"] == "Multipart"
     download = await signed_in.call("GET", f"buckets/{bucket}/download", params={"key": "big.bin"})
     assert download.content == b"".join(parts)
-    again = await signed_in.call("POST", f"buckets/{bucket}/uploads/{upload}/complete", params={"key": "big.bin"})
+    again = await signed_in.call(
+        "POST", f"buckets/{bucket}/uploads/{upload}/complete", params={"key": "big.bin"}
+    )
     assert again.status_code == 404 and again.json()["Code"] == "NoSuchUpload"
 
 
 async def test_an_upload_can_be_abandoned(signed_in: Console) -> None:
     bucket = await make_bucket(signed_in)
-    upload = (await signed_in.call("POST", f"buckets/{bucket}/uploads", json={"key": "x.bin"})).json()["uploadId"]
-    await signed_in.call("PUT", f"buckets/{bucket}/uploads/{upload}", params={"key": "x.bin", "part": 1}, content=b"1")
-    assert (await signed_in.call("DELETE", f"buckets/{bucket}/uploads/{upload}", params={"key": "x.bin"})).status_code == 200
+    upload = (await signed_in.call("POST", f"buckets/{bucket}/uploads", json={"key": "x.bin"})).json()[
+        "uploadId"
+    ]
+    await signed_in.call(
+        "PUT", f"buckets/{bucket}/uploads/{upload}", params={"key": "x.bin", "part": 1}, content=b"1"
+    )
+    assert (
+        await signed_in.call("DELETE", f"buckets/{bucket}/uploads/{upload}", params={"key": "x.bin"})
+    ).status_code == 200
     assert (await signed_in.call("DELETE", f"buckets/{bucket}")).status_code == 200  # nothing left in it
 
 
 async def test_previews_show_text_and_the_text_of_documents(signed_in: Console) -> None:
     bucket = await make_bucket(signed_in)
     await put(signed_in, bucket, "report.docx", make_docx("Quarterly report", "Sales grew by ten percent."))
-    await put(signed_in, bucket, "note.md", "# Title\n\nSome *text*.".encode())
+    await put(signed_in, bucket, "note.md", b"# Title\n\nSome *text*.")
     await put(signed_in, bucket, "logo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     docx = (await signed_in.call("GET", f"buckets/{bucket}/preview", params={"key": "report.docx"})).json()
     assert docx["kind"] == "docx" and "Sales grew by ten percent." in docx["text"] and not docx["truncated"]

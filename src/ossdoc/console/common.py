@@ -25,7 +25,11 @@ def reply(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
 
 
 def error_reply(err: errors.OSSError, request_id: str | None = None) -> Response:
-    body: dict[str, Any] = {"Code": err.code, "Message": err.message, "RequestId": request_id or new_request_id()}
+    body: dict[str, Any] = {
+        "Code": err.code,
+        "Message": err.message,
+        "RequestId": request_id or new_request_id(),
+    }
     if err.details:
         body["Details"] = err.details
     return reply(body, err.status, err.headers)

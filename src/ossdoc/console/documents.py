@@ -41,13 +41,18 @@ async def operations(request: Request) -> Response:
                 "name": p.name,
                 "kind": p.kind,
                 "required": p.required,
-                "choices": [{"value": c, "label": CHOICE_LABELS.get(p.name, {}).get(c, c)} for c in p.choices],
+                "choices": [
+                    {"value": c, "label": CHOICE_LABELS.get(p.name, {}).get(c, c)} for c in p.choices
+                ],
             }
             for p in op.parameters
         ]
         # A .docx comes back rewritten in place only from an operation that goes paragraph by paragraph.
         listed.append({"name": op.name, "parameters": parameters, "docx": op.long == "pieces"})
-    limits = {"contentBytes": docs.limits.content_bytes, "documentBytes": caller.state.settings.max_document_bytes}
+    limits = {
+        "contentBytes": docs.limits.content_bytes,
+        "documentBytes": caller.state.settings.max_document_bytes,
+    }
     return reply({"operations": listed, "limits": limits})
 
 

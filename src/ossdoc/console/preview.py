@@ -47,7 +47,11 @@ def _reply(kind: str, text: str, *, truncated: bool) -> Response:
 def head_text(data: bytes, key: str) -> str:
     """The text of an object's first bytes, without the character they may cut at their end."""
     encoding = "utf-8"
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, name in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             encoding = name
             break

@@ -73,7 +73,9 @@ class SessionStore:
         """A new session for a key pair already checked; returns the cookie's token and the session."""
         token = secrets.token_urlsafe(32)
         now = time.time()
-        session = Session(key_id, key_digest(key_id, secret), secrets.token_urlsafe(24), now + SESSION_SECONDS)
+        session = Session(
+            key_id, key_digest(key_id, secret), secrets.token_urlsafe(24), now + SESSION_SECONDS
+        )
 
         def run() -> None:
             with self._lock:

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ossdoc import errors
-from ossdoc.backends.storage.base import Bucket, ObjectMeta, ObjectRecord
+from ossdoc.backends.storage.base import Bucket, ObjectMeta, ObjectRecord, Upload
 from ossdoc.console.common import query_int, query_text, read_json, reply, text_field
 from ossdoc.console.guard import authorized
-from ossdoc.services.multipart import check_part_number
+from ossdoc.services.multipart import Multipart, check_part_number
 from ossdoc.services.naming import ACLS
 from ossdoc.wire import addressing
 from ossdoc.wire.headers import guess_content_type
@@ -25,7 +25,12 @@ DELIMITER = "/"
 
 
 def bucket_json(bucket: Bucket) -> dict[str, Any]:
-    return {"name": bucket.name, "created": bucket.created, "acl": bucket.acl, "storageClass": bucket.storage_class}
+    return {
+        "name": bucket.name,
+        "created": bucket.created,
+        "acl": bucket.acl,
+        "storageClass": bucket.storage_class,
+    }
 
 
 def object_json(record: ObjectRecord) -> dict[str, Any]:
@@ -148,28 +153,29 @@ async def start_upload(request: Request) -> Response:
 
 
 async def put_part(request: Request) -> Response:
-    caller = await authorized(request)
-    multipart = caller.state.multipart
-    upload = await multipart.upload(request.path_params["bucket"], object_key(request), request.path_params["upload"])
+    multipart, upload = await _upload(request)
     number = check_part_number(request.query_params.get("part"))
     part = await multipart.put_part(upload, number, request.stream(), None)
     return reply({"part": part.number, "etag": part.etag, "size": part.size})
 
 
 async def complete_upload(request: Request) -> Response:
-    caller = await authorized(request)
-    multipart = caller.state.multipart
-    upload = await multipart.upload(request.path_params["bucket"], object_key(request), request.path_params["upload"])
+    multipart, upload = await _upload(request)
     record = await multipart.complete(upload, None)
     return reply(object_json(record), 201)
 
 
 async def abort_upload(request: Request) -> Response:
-    caller = await authorized(request)
-    multipart = caller.state.multipart
-    upload = await multipart.upload(request.path_params["bucket"], object_key(request), request.path_params["upload"])
+    multipart, upload = await _upload(request)
     await multipart.abort(upload)
     return reply({"aborted": upload.upload_id})
+
+
+async def _upload(request: Request) -> tuple[Multipart, Upload]:
+    """The multipart service and the upload the request addresses (bucket, ``?key=``, upload id)."""
+    multipart: Multipart = (await authorized(request)).state.multipart
+    bucket, upload_id = request.path_params["bucket"], request.path_params["upload"]
+    return multipart, await multipart.upload(bucket, object_key(request), upload_id)
 
 
 def object_key(request: Request) -> str:

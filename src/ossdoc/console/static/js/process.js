@@ -178,8 +178,8 @@ async function generate(body, mode) {
   let chunks = 1;
   running = new AbortController();
   setRunning(true);
-  show($("result"), true);
   show($("save-form"), false);
+  if (window.matchMedia("(max-width: 1099px)").matches) $("result").scrollIntoView({ block: "start", behavior: "smooth" });
   output.textContent = "";
   output.classList.add("growing");
   setUsage({});
@@ -231,6 +231,7 @@ async function generate(body, mode) {
     offerSave(body);
   } catch (err) {
     if (err.name === "AbortError") {
+      $("u-total").textContent = formatDuration(performance.now() - started);
       status("Stopped: the generation was cancelled", "stopped");
       last = null;
     } else {

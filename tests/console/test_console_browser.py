@@ -166,6 +166,16 @@ def run(page: Page, shot: Shots, live: RunningServer) -> None:
     expect(page.get_by_text("Nothing here yet.")).to_be_visible()
     shot("bucket-created")
 
+    # A folder: created (the name typed, Enter), opened, deleted.
+    page.get_by_role("button", name="New folder").click()
+    page.get_by_label("Folder name").fill("drafts")
+    page.get_by_label("Folder name").press("Enter")
+    expect(page.locator("#crumbs")).to_contain_text("drafts")
+    page.get_by_role("button", name="Delete folder").click()
+    page.get_by_role("button", name="Delete folder").last.click()  # the confirmation's
+    expect(page.get_by_text("Nothing here yet.")).to_be_visible()
+    expect(page.get_by_role("link", name="drafts/")).to_have_count(0)
+
     # Upload a .docx by dropping it on the listing, and a 9 MiB file (in two parts) with the file picker.
     drop_file(page, "#dropzone", "report.docx", make_docx(*PARAGRAPHS), DOCX)
     expect(page.get_by_role("button", name="report.docx")).to_be_visible()

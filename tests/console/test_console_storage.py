@@ -201,3 +201,15 @@ def test_the_beginning_of_a_text_keeps_whole_characters() -> None:
     assert preview_module.head_text(b"a" + "\u00e9".encode() * 3 + b"\xc3", "k") == "a\u00e9\u00e9\u00e9"
     utf16 = "\ufeffhi".encode("utf-16-le")  # with its BOM
     assert preview_module.head_text(utf16 + b"x", "k") == "hi"
+
+
+async def test_a_folder_is_deleted_with_everything_in_it(signed_in: Console) -> None:
+    bucket = await make_bucket(signed_in)
+    for key in ["keep.txt", "old/", "old/a.txt", "old/deep/b.txt", "older.txt"]:
+        await put(signed_in, bucket, key, b"x")
+    reply = await signed_in.call("DELETE", f"buckets/{bucket}/folder", params={"prefix": "old/"})
+    assert reply.json() == {"deleted": 3, "prefix": "old/"}
+    listed = (await signed_in.call("GET", f"buckets/{bucket}/objects")).json()
+    assert listed["folders"] == [] and [o["key"] for o in listed["objects"]] == ["keep.txt", "older.txt"]
+    bad = await signed_in.call("DELETE", f"buckets/{bucket}/folder", params={"prefix": "old"})
+    assert bad.status_code == 400 and bad.json()["Message"] == "prefix must name a folder: end it with /."

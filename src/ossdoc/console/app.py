@@ -59,6 +59,7 @@ def routes() -> list[Route | Mount]:
         Route(f"{bucket}/object", storage.head_object, methods=["GET"]),
         Route(f"{bucket}/object", storage.put_object, methods=["PUT"]),
         Route(f"{bucket}/object", storage.delete_object, methods=["DELETE"]),
+        Route(f"{bucket}/folder", storage.delete_folder, methods=["DELETE"]),
         Route(f"{bucket}/download", storage.download, methods=["GET"]),
         Route(f"{bucket}/preview", preview.preview, methods=["GET"]),
         Route(f"{bucket}/uploads", storage.start_upload, methods=["POST"]),

@@ -125,6 +125,18 @@ async def delete_object(request: Request) -> Response:
     return reply({"deleted": key})
 
 
+async def delete_folder(request: Request) -> Response:
+    """Delete a "folder": every object whose key starts with ``prefix`` (which ends with ``/``)."""
+    caller = await authorized(request)
+    bucket, prefix = request.path_params["bucket"], query_text(request, "prefix")
+    if not prefix.endswith(DELIMITER):
+        raise errors.InvalidArgument("prefix must name a folder: end it with /.", ArgumentName="prefix")
+    store, deleted = caller.state.store, 0
+    while objects := (await store.list(bucket, prefix, "", "", 1000)).objects:
+        deleted += len(await store.delete_many(bucket, [record.key for record in objects]))
+    return reply({"deleted": deleted, "prefix": prefix})
+
+
 async def download(request: Request) -> Response:
     caller = await authorized(request)
     store = caller.state.store

@@ -16,6 +16,7 @@ export function setupObjects(context) {
   $("delete-bucket").addEventListener("click", deleteBucket);
   $("refresh").addEventListener("click", () => loadPage());
   $("new-folder").addEventListener("click", newFolder);
+  $("delete-folder").addEventListener("click", deleteFolder);
   $("prev-page").addEventListener("click", () => turnPage(-1));
   $("next-page").addEventListener("click", () => turnPage(1));
   $("file-input").addEventListener("change", (event) => {
@@ -91,6 +92,7 @@ export async function showFolder(bucket, prefix) {
     Object.assign(listing, { bucket, prefix, markers: [""], page: 0, nextMarker: "" });
   }
   renderCrumbs();
+  show($("delete-folder"), Boolean(prefix));
   await loadPage();
 }
 
@@ -183,6 +185,20 @@ async function newFolder() {
   try {
     await api("PUT", bucketPath(listing.bucket, `/object${query({ key })}`), { body: new Blob([]) });
     app.go(app.objectHash(listing.bucket, key));
+  } catch (err) {
+    toast(describe(err), "error");
+  }
+}
+
+async function deleteFolder() {
+  const { bucket, prefix } = listing;
+  const sure = await ask({ title: `Delete the folder ${prefix}?`, text: "Every object in it, and in its folders, is deleted.", ok: "Delete folder", danger: true });
+  if (!sure) return;
+  try {
+    const { deleted } = await api("DELETE", bucketPath(bucket, `/folder${query({ prefix })}`));
+    toast(`Deleted ${prefix} (${deleted} object${deleted === 1 ? "" : "s"})`, "success");
+    const parent = prefix.slice(0, prefix.slice(0, -1).lastIndexOf("/") + 1);
+    app.go(app.objectHash(bucket, parent));
   } catch (err) {
     toast(describe(err), "error");
   }

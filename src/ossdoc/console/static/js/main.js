@@ -94,12 +94,19 @@ async function signIn(event) {
     return;
   }
   submit.disabled = true;
+  const attempt = () => api("POST", "session", { json: { accessKeyId, accessKeySecret } });
   try {
-    const session = await api("POST", "session", { json: { accessKeyId, accessKeySecret } });
+    let session;
+    try {
+      session = await attempt();
+    } catch (err) {
+      if (err.code !== "InvalidCsrfToken") throw err;
+      setCsrf((await api("GET", "session")).csrf); // the page stayed open past the token's hour
+      session = await attempt();
+    }
     $("signin-secret").value = "";
     await enter(session);
   } catch (err) {
-    if (err.code === "InvalidCsrfToken") setCsrf((await api("GET", "session")).csrf); // expired: retry works
     setError(error, err.code === "InvalidAccessKeySecret" ? new Error("That secret is not right for this AccessKey ID. Check it and try again.") : err);
     $("signin-secret").select();
   } finally {

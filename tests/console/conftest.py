@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docx
 import httpx
@@ -43,14 +44,17 @@ class Console:
     def headers(self) -> dict[str, str]:
         return {"X-CSRF-Token": self.csrf}
 
-    async def call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        headers = {**self.headers(), **kwargs.pop("headers", {})}  # type: ignore[dict-item]
-        return await self.client.request(method, f"/-/api/{path}", headers=headers, **kwargs)  # type: ignore[arg-type]
+    async def call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """A console API request, with the session's CSRF token."""
+        sent = {**self.headers(), **(headers or {})}
+        return await self.client.request(method, f"/-/api/{path}", headers=sent, **kwargs)
 
 
 @asynccontextmanager
-async def running(data: Path, **settings: object) -> AsyncIterator[Console]:
-    app = create_app(Settings(data=data, llm="fake", **settings), KeyRing([KEY, OTHER]))  # type: ignore[arg-type]
+async def running(data: Path, **settings: Any) -> AsyncIterator[Console]:
+    app = create_app(Settings(data=data, llm="fake", **settings), KeyRing([KEY, OTHER]))
     async with app.lifespan() as state:
         app.state = state
         transport = httpx.ASGITransport(app=app)

@@ -129,6 +129,7 @@ BAD = [
     ({"operation": "polish", "content": TEXT, "params": {"tone": "friendly"}}, "tone", "has no parameter"),
     ({"operation": "continue", "content": TEXT, "params": {"history": "x"}}, "history", "list of texts"),
     ({"operation": "polish", "content": "x" * 20_000}, "content", "exceeds 19500 bytes"),
+    ({"operation": "polish", "content": TEXT, "mode": "sse"}, "mode", "mode must be json or stream"),
     ({"operation": "polish", "content": TEXT, "mode": "json", **SAVE}, "saveAs", "bucket"),
     ({"operation": "polish", "content": TEXT, "mode": "stream", **SAVE}, "format", "saveas"),
     (

@@ -60,7 +60,10 @@ async def process(request: Request) -> Response:
     caller = await authorized(request)
     state, docs = caller.state, service(caller.state)
     body = await read_json(request)
-    stream = text_field(body, "mode", required=False) == "stream"
+    mode = text_field(body, "mode", required=False) or "json"
+    if mode not in ("json", "stream"):
+        raise errors.InvalidArgument("mode must be json or stream.", ArgumentName="mode")
+    stream = mode == "stream"
     parsed = parse(docs, body, stream=stream)
     bucket, key = source(body, parsed)
     store, limit = state.store, state.settings.max_document_bytes

@@ -147,6 +147,8 @@ async function loadPage() {
   ];
   $("object-rows").replaceChildren(...rows);
   show($("empty-folder"), rows.length === 0);
+  show($("object-table"), rows.length > 0);
+  show($("drop-tip"), rows.length > 0);
   const first = page * PAGE_SIZE + 1;
   $("page-info").textContent = rows.length ? `Items ${first}–${first + rows.length - 1}${result.truncated ? "" : " (end)"}` : "";
   $("prev-page").disabled = page === 0;

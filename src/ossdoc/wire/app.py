@@ -73,9 +73,13 @@ class OSSApp:
             response = await self._dispatch(ctx)
         except errors.OSSError as err:
             response = error_response(ctx, err)
-        except Exception:
-            log.exception("internal error on %s %s", request.method, request.url.path)
-            response = error_response(ctx, errors.InternalError())
+        except Exception as exc:
+            full = errors.storage_full(exc)
+            if full is None:
+                log.exception("internal error on %s %s", request.method, request.url.path)
+            else:
+                log.warning("storage full on %s %s: %s", request.method, request.url.path, exc)
+            response = error_response(ctx, full or errors.InternalError())
         response.headers.setdefault("x-oss-request-id", ctx.request_id)
         response.headers["Server"] = "AliyunOSS"
         response.headers.setdefault("Date", http_date())

@@ -387,23 +387,14 @@ class LocalStorage:
         query = f"SELECT {sql.UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ? AND (key > ?"
         args: list[object] = [bucket, low, marker]
         if upload_id_marker:
-            # Uploads of one key are listed by initiation, so the page resumes after the marker's
-            # (initiated, upload_id); if the marker upload is gone, after its id as OSS documents.
-            found = self.db.execute(
-                "SELECT initiated FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-                (upload_id_marker, bucket, marker),
-            ).fetchone()
-            if found is None:
-                query += " OR (key = ? AND upload_id > ?)"
-                args += [marker, upload_id_marker]
-            else:
-                query += " OR (key = ? AND (initiated > ? OR (initiated = ? AND upload_id > ?)))"
-                args += [marker, found[0], found[0], upload_id_marker]
+            # Upload IDs sort in initiation order (new_upload_id), the order of one key's uploads.
+            query += " OR (key = ? AND upload_id > ?)"
+            args += [marker, upload_id_marker]
         query += ")"
         if high is not None:
             query += " AND key < ?"
             args.append(high)
-        rows = self.db.execute(query + " ORDER BY key, initiated, upload_id LIMIT ?", (*args, limit))
+        rows = self.db.execute(query + " ORDER BY key, upload_id LIMIT ?", (*args, limit))
         return [sql.to_upload(row) for row in rows]
 
     async def complete_upload(

@@ -13,7 +13,14 @@ from ossdoc.backends.storage.base import Check, ObjectMeta, ObjectRecord
 from ossdoc.services.naming import OBJECT_ACLS, check_acl
 from ossdoc.wire import conditions, xml
 from ossdoc.wire.context import Context
-from ossdoc.wire.headers import check_tags, meta_from_headers, object_headers, parse_tagging, write_headers
+from ossdoc.wire.headers import (
+    check_tags,
+    meta_from_headers,
+    object_headers,
+    parse_tagging,
+    response_value,
+    write_headers,
+)
 from ossdoc.wire.ranges import parse_range
 from ossdoc.wire.routes.common import acl_grant, content_md5, empty, int_param, iso8601, owner, xml_reply
 from ossdoc.wire.routing import Router
@@ -81,15 +88,17 @@ async def delete_object_tagging(ctx: Context) -> Response:
     return empty(204)
 
 
+@router.route("HEAD", "object", "objectMeta", anonymous="read")
 @router.route("GET", "object", "objectMeta", anonymous="read")
 async def get_object_meta(ctx: Context) -> Response:
     record = await ctx.state.store.head(ctx.require_bucket(), ctx.require_key())
     headers = {
         "ETag": f'"{record.etag}"',
         "Last-Modified": conditions.http_date(record.last_modified),
-        "Content-Length": str(record.size),
         "x-oss-hash-crc64ecma": str(record.crc64),
     }
+    if ctx.method == "HEAD":  # the object's size; a GET has an empty body, and says so
+        headers["Content-Length"] = str(record.size)
     return Response(b"", headers=headers)
 
 
@@ -187,7 +196,7 @@ async def get_object(ctx: Context) -> Response:
     headers = object_headers(record)
     for param, header in RESPONSE_OVERRIDES.items():
         if param in ctx.query:
-            headers[header] = ctx.query[param]
+            headers[header] = response_value(param, ctx.query[param])
     status = 200
     start, end = 0, record.size
     if span is not None:

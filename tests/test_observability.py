@@ -136,7 +136,7 @@ def test_json_request_logs(tmp_path: Path) -> None:
     assert all(
         line.startswith("{")
         for line in server.log.read_text().splitlines()
-        if line.strip() and not line.startswith(("ossdoc listening", "generated", "  "))
+        if line.strip() and not line.startswith(("ossdoc listening", "web console", "generated", "  "))
     )
 
 

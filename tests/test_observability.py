@@ -178,3 +178,25 @@ def test_metrics_are_summed_across_worker_processes(tmp_path: Path) -> None:
     assert value(samples, "ossdoc_requests_total", operation="GetObject", status="200") == 5
     # The live gauge counts the process not marked dead only.
     assert value(samples, "ossdoc_active_streams") == 1
+
+
+def test_two_workers_report_the_same_totals(tmp_path: Path) -> None:
+    with running(tmp_path / "data", workers="2") as server:
+        bucket_name = make_bucket(server)
+        auth = oss2.Auth(server.access_key_id, server.access_key_secret)
+        for n in range(20):
+            # A new connection each time, so that both workers take some.
+            oss2.Bucket(auth, server.endpoint, bucket_name, session=oss2.Session()).put_object(f"k{n}", b"x")
+        scrapes = []
+        for _ in range(6):  # new connections: whichever worker answers, it counts every worker's requests
+            with httpx.Client() as fresh:
+                reply = fresh.get(f"{server.endpoint}/-/metrics")
+            scrapes.append(
+                sum(
+                    s.value
+                    for family in text_string_to_metric_families(reply.text)
+                    for s in family.samples
+                    if s.name == "ossdoc_requests_total" and s.labels.get("operation") == "PutObject"
+                )
+            )
+        assert scrapes == [20.0] * 6

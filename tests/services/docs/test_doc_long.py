@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 
 import anyio
 import pytest
 
-from ossdoc.backends.llm import Message, ScriptedLLM
+from ossdoc.backends.llm import Chunk, Message, Sampling, ScriptedLLM
 from ossdoc.config import Settings
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args
@@ -130,3 +132,32 @@ async def test_a_paragraph_answered_with_blank_lines_stays_one_paragraph() -> No
     assert len(final.split("\n\n")) == 60
     assert final == content.upper().replace(". ", ".\n")  # each paragraph's break kept as a line break
     assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+
+
+class Counting(ScriptedLLM):
+    """Records how many generations run at once."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda messages: document_text(messages).split(".")[0] + ".", token_delay=0.002)
+        self._info = replace(self.info, context_size=400)
+        self.running = self.most = 0
+
+    async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            async with aclosing(super().generate(messages, sampling)) as chunks:  # type: ignore[type-var]
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            self.running -= 1
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+async def test_pieces_are_summarized_at_once_only_where_there_are_slots(slots: int) -> None:
+    llm = Counting()
+    docs = DocumentService(llm, Settings(context_size=400, max_output_tokens=400), slots=slots)
+    result = await (await docs.start(OPERATIONS["doc/summarize"], paragraphs(60), Args())).result()
+    assert llm.most == slots
+    assert result.chunks == len(llm.calls) > slots
+    assert result.text.startswith("Paragraph 0 says something about topic 0.\n\n")

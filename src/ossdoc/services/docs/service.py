@@ -150,8 +150,11 @@ class DocumentService:
             log.info("%s answered from the result cache", operation.name)
             return Generation(_replay(cached), _Ticket(None))
         context = self.backend.info.context_size
-        content_tokens = max(1, await self._count_text(content))
-        overhead = await self._count(operation.prompt("", args))
+        # Counted at once: each count is a round trip to the backend, before the first event.
+        counted, overhead = await asyncio.gather(
+            self._count_text(content), self._count(operation.prompt("", args))
+        )
+        content_tokens = max(1, counted)
         if overhead + MIN_OUTPUT_TOKENS * 2 > context:
             raise errors.InvalidArgument(
                 f"The prompt alone takes {overhead} tokens of a {context}-token context.",
@@ -181,7 +184,9 @@ class DocumentService:
 
     async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
-        prompt_tokens = await self._count(messages)
+        prompt_tokens, content_tokens = await asyncio.gather(
+            self._count(messages), self._count_text(content)
+        )
         room = self.backend.info.context_size - prompt_tokens
         if room < MIN_OUTPUT_TOKENS:
             raise errors.InvalidArgument(
@@ -191,7 +196,6 @@ class DocumentService:
             )
         budget = min(self.max_output_tokens, room)
         if operation.output_ratio is not None:
-            content_tokens = await self._count_text(content)
             budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
         sampling = replace(operation.sampling, max_tokens=budget)
         return Job(operation, content, messages, sampling, operation.language(content, args))
@@ -215,7 +219,7 @@ class DocumentService:
 
     async def _count(self, messages: list[Message]) -> int:
         try:
-            counts = [await self.backend.count_tokens(m.content) for m in messages]
+            counts = await asyncio.gather(*(self.backend.count_tokens(m.content) for m in messages))
         except LLMError as exc:
             log.error("counting tokens failed: %s", exc)
             raise errors.ServiceUnavailable(f"The model backend is unavailable: {exc}") from exc
@@ -273,7 +277,8 @@ class DocumentService:
             separators = ["\n\n"] * len(pieces)
         prefix, reason = "", "stop"
         texts = [(piece.strip(), a) for piece, a in zip(pieces, args, strict=True)]
-        async with aclosing(self._each(plan.operation, texts)) as generations:
+        parallel = plan.operation.long == "map-reduce"
+        async with aclosing(self._each(plan.operation, texts, parallel)) as generations:
             number = 0
             async for job, steps in generations:
                 number += 1
@@ -294,11 +299,11 @@ class DocumentService:
                         yield Progress(prefix.rstrip(), None, *total[:2], restarts=total[2])
 
     async def _each(
-        self, operation: Operation, texts: list[tuple[str, Args]]
+        self, operation: Operation, texts: list[tuple[str, Args]], parallel: bool = True
     ) -> AsyncGenerator[tuple[Job, AsyncIterator[Progress]], None]:
-        """The generation of each text, in order. One slot: each streams in turn. More slots (a
-        model server that batches): all run at once, and each is handed on whole."""
-        if self.slots == 1:
+        """The generation of each text, in order. One slot (or not ``parallel``): each streams in
+        turn. More slots (a model server that batches): all run at once, each handed on whole."""
+        if self.slots == 1 or not parallel:
             for content, args in texts:
                 job = await self._job(operation, content, args)
                 async with aclosing(self._generate(job)) as steps:

@@ -184,9 +184,7 @@ class DocumentService:
 
     async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
-        prompt_tokens, content_tokens = await asyncio.gather(
-            self._count(messages), self._count_text(content)
-        )
+        prompt_tokens, content_tokens = await asyncio.gather(self._count(messages), self._count_text(content))
         room = self.backend.info.context_size - prompt_tokens
         if room < MIN_OUTPUT_TOKENS:
             raise errors.InvalidArgument(

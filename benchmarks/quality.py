@@ -17,11 +17,13 @@ import base64
 import json
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import oss2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,18 +34,29 @@ import quality_score  # noqa: E402
 from doc_http import post  # noqa: E402
 from ossdoc_server import RunningServer, running  # noqa: E402
 
+_WRITING = threading.Lock()
 
-def process(server: RunningServer, bucket: str, case: dict[str, Any]) -> dict[str, Any]:
+
+def process(server: RunningServer, bucket: str, case: dict[str, Any], out: Path) -> dict[str, Any]:
     content = base64.urlsafe_b64encode(str(case["source"]).encode()).decode()
     action = f"doc/{case['op']}" + "".join(f",{k}_{v}" for k, v in case["params"].items())
     start = time.perf_counter()
-    reply = post(server, bucket, f"x-oss-process={action},content_{content}", key="quality.txt", timeout=900)
-    row: dict[str, Any] = {"id": case["id"], "text": "", "seconds": round(time.perf_counter() - start, 2)}
-    if reply.status_code == 200:
-        body = reply.json()
-        row["text"] = body["Output"]["Text"]
-        row["restarts"] = body["Usage"].get("Restarts", 0)
-        row["truncated"] = bool(body.get("Truncated", False))
+    row: dict[str, Any] = {"id": case["id"], "text": ""}
+    try:
+        reply = post(server, bucket, f"x-oss-process={action},content_{content}", key="q.txt", timeout=900)
+    except httpx.HTTPError as exc:  # scored as empty; the other cases go on
+        row["error"] = repr(exc)
+    else:
+        if reply.status_code == 200:
+            body = reply.json()
+            row["text"] = body["Output"]["Text"]
+            row["restarts"] = body["Usage"].get("Restarts", 0)
+            row["truncated"] = bool(body.get("Truncated", False))
+        else:
+            row["error"] = f"HTTP {reply.status_code}"
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    with _WRITING, out.open("a") as fh:  # kept as they come: a long run stopped early keeps its cases
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return row
 
 
@@ -60,7 +73,7 @@ def select(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any
     return chosen
 
 
-def run(preset: str, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run(preset: str, cases: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory() as tmp,
         running(Path(tmp) / "data", llm="local", model=preset) as server,
@@ -71,7 +84,7 @@ def run(preset: str, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ).create_bucket()
         # Two clients keep the model's queue fed; the model itself runs one request at a time.
         with ThreadPoolExecutor(2) as pool:
-            return list(pool.map(lambda case: process(server, bucket, case), cases))
+            return list(pool.map(lambda case: process(server, bucket, case, out), cases))
 
 
 def main() -> None:
@@ -89,11 +102,11 @@ def main() -> None:
         ids = {row["id"] for row in rows}
         cases = [case for case in cases if case["id"] in ids]
     else:
-        start = time.perf_counter()
-        rows = run(args.preset, cases)
-        elapsed = time.perf_counter() - start
         out = args.out or Path(tempfile.mkstemp(suffix=".jsonl")[1])
-        out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        out.write_text("")
+        start = time.perf_counter()
+        rows = run(args.preset, cases, out)
+        elapsed = time.perf_counter() - start
         print(f"preset {args.preset}: {len(cases)} cases in {elapsed:.0f} s; outputs in {out}")
     report = quality_score.score(cases, {row["id"]: row["text"] for row in rows})
     print("\n".join(quality_score.report_lines(report, worst=3)))

@@ -19,6 +19,7 @@ they share."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -29,9 +30,11 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
 from ossdoc.backends.llm.errors import LLMError
@@ -39,7 +42,10 @@ from ossdoc.backends.llm.errors import LLMError
 log = logging.getLogger("ossdoc.model")
 
 
-def create_model_app(backend: LLMBackend) -> Starlette:
+def create_model_app(backend: LLMBackend, api_key: str = "") -> Starlette:
+    """``api_key``: the Bearer token clients must send (a service on a network port); none on the
+    Unix socket, which only this user reaches."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -91,10 +97,24 @@ def create_model_app(backend: LLMBackend) -> Starlette:
         Route("/tokenize/count", count, methods=["POST"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(_RequireKey, api_key=api_key)] if api_key else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.add_exception_handler(LLMError, _llm_error)
     app.add_exception_handler(ValueError, _bad_request)
     return app
+
+
+class _RequireKey:
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app, self.expected = app, f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        given = dict(scope.get("headers", [])).get(b"authorization", b"")
+        if scope["type"] == "http" and not hmac.compare_digest(given, self.expected):
+            body = {"error": {"message": "a valid API key is required", "type": "invalid_api_key"}}
+            await JSONResponse(body, status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -74,21 +75,28 @@ def _model_service(settings: Settings) -> tuple[ModelEndpoint, Child]:
     return endpoint, Child("model service", partial(run_model_service, settings, path, endpoint.socket))
 
 
-def run_model_service(settings: Settings, path: Path, socket_path: Path) -> None:
+def run_model_service(settings: Settings, path: Path, socket_path: Path | None) -> None:
+    """The model service on ``socket_path``, or (None) on ``settings.host``/``port``: ``ossdoc
+    model-service``, for the workers of other machines to share one model server (a pool)."""
     from ossdoc.backends.llm.local import LocalLlama
     from ossdoc.runtime.model_service import create_model_app
 
     backend = LocalLlama(
         path, name=settings.model, context_size=settings.context_size, threads=settings.threads
     )
+    where: dict[str, Any] = {"host": settings.host, "port": settings.port}
+    api_key = settings.openai_api_key  # what clients on the network must send
+    if socket_path is not None:
+        where, api_key = {"uds": str(socket_path)}, ""
     config = uvicorn.Config(
-        create_model_app(backend),
-        uds=str(socket_path),
+        create_model_app(backend, api_key),
+        **where,
         loop="uvloop",
         http="httptools",
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=5,
     )
     _run_quietly(uvicorn.Server(config), None)
@@ -102,6 +110,7 @@ def run_worker(
     model: ModelEndpoint | None,
 ) -> None:
     from ossdoc.server import create_app
+    from ossdoc.wire.protocol import OSSHttpToolsProtocol
 
     for other in others:  # the other workers' sockets: inherited by the fork, not ours to serve
         other.close()
@@ -109,12 +118,13 @@ def run_worker(
     config = uvicorn.Config(
         create_app(settings, keys, model=model),
         loop="uvloop",
-        http="httptools",
+        http=OSSHttpToolsProtocol,  # OSS XML errors for requests that are not HTTP
         lifespan="on",
         server_header=False,
         date_header=False,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=int(GRACE_SECONDS),
     )
     _run_quietly(uvicorn.Server(config), listener)
@@ -128,3 +138,11 @@ def _run_quietly(server: uvicorn.Server, listener: socket.socket | None) -> None
     server.run(sockets=None if listener is None else [listener])
     if not server.started:
         raise SystemExit(3)  # startup failed: uvicorn has logged why
+
+
+def serve_model(settings: Settings) -> int:
+    """``ossdoc model-service``: the model service alone, on a TCP port, supervised like a worker."""
+    from ossdoc.models import resolve_model
+
+    path = resolve_model(settings.model, settings.data / "models")
+    return Supervisor([Child("model service", partial(run_model_service, settings, path, None))]).run()

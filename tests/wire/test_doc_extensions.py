@@ -36,19 +36,19 @@ async def test_sse_restarted_in_the_right_language_before_the_first_event() -> N
     docs = DocumentService(llm, Settings(cache_bytes=0))
     sent = await frames(docs, ENGLISH, Args({"language": "ja_JP"}))
     prompt = tokens(llm.calls)
-    # The English start took two tokens before the guard stopped it; they count, as the prompts do.
+    # The English start took four tokens before the guard stopped it; they count, as the prompts do.
     assert (
         sent[0]
         == (
             'id: 0\nevent: message\ndata: {"RequestId":"","Output":{"Text":"BBC は","FinishReason":"null"},'
-            f'"Usage":{{"InputTokens":{prompt},"OutputTokens":4,"Restarts":1}}}}\n\n'
+            f'"Usage":{{"InputTokens":{prompt},"OutputTokens":6,"Restarts":1}}}}\n\n'
         ).encode()
     )
     assert (
         sent[-1]
         == (
             f'id: {len(sent) - 1}\nevent: Result\ndata: {{"RequestId":"","Output":{{"Text":"{JAPANESE}",'
-            f'"FinishReason":"stop"}},"Usage":{{"InputTokens":{prompt},"OutputTokens":7,"Restarts":1}}}}\n\n'
+            f'"FinishReason":"stop"}},"Usage":{{"InputTokens":{prompt},"OutputTokens":9,"Restarts":1}}}}\n\n'
         ).encode()
     )
 
@@ -60,7 +60,7 @@ async def test_json_restarted_in_the_right_language() -> None:
     result = await generation.result()
     assert sse.dumps(sse.payload(result, "ID1", id_key="RequestID")) == (
         f'{{"RequestID":"ID1","Output":{{"Text":"{JAPANESE}","FinishReason":"stop"}},'
-        f'"Usage":{{"InputTokens":{tokens(llm.calls)},"OutputTokens":7,"Restarts":1}}}}'
+        f'"Usage":{{"InputTokens":{tokens(llm.calls)},"OutputTokens":9,"Restarts":1}}}}'
     )
 
 

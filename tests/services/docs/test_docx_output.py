@@ -293,7 +293,7 @@ async def test_merged_paragraphs_fall_back_to_one_request_each() -> None:
     batches = [text for text in sent(llm) if "\n\n" in text]
     assert len(batches) == stats.fallbacks
     # The fake "translates" into English: the language guard restarts some of them once.
-    restarted = sum(INSIST["French"] in call[-1].content for call in llm.calls)
+    restarted = sum(INSIST["French"] in call[0].content for call in llm.calls)
     assert stats.requests == len(llm.calls) - restarted == stats.fallbacks + stats.segments
 
 

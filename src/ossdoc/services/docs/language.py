@@ -95,6 +95,7 @@ _FRENCH_ONLY = frozenset({
     "ses", "leur", "leurs", "quand", "depuis",
 })  # fmt: skip
 ECHO_WORDS = 4  # a translation that opens with this many words of its source is echoing it
+LATIN_OPENING = 4  # a CJK result opening with this many Latin words is in the wrong language
 
 
 class StartCheck:
@@ -102,8 +103,8 @@ class StartCheck:
 
     ``verdict`` answers True (right), False (a wrong start: the other script, the source's language,
     or the source itself echoed) or None (not known yet). It decides on the first letter when the
-    scripts differ (a Han character, a Latin letter); a Latin word opening a CJK result ("BBC は…")
-    waits for the next unit; a translation between English and French needs the first complete
+    scripts differ (a Han character, a Latin letter); Latin words opening a CJK result ("BBC は…")
+    wait for a CJK character among the first four units; a translation between English and French needs the first complete
     word, and the first few when they are the source's own."""
 
     def __init__(self, expected: str, source: str) -> None:
@@ -122,11 +123,13 @@ class StartCheck:
             return True if final else None
         kind, word, complete = units[0]
         if is_cjk(self.expected):
-            if kind == "cjk":
+            # Latin words may open a CJK result ("President Joko Widodoは…"): wrong only when the
+            # first few are all Latin.
+            if any(k == "cjk" for k, _, _ in units[:LATIN_OPENING]):
                 return True
-            if len(units) < 2:
+            if len(units) < LATIN_OPENING:
                 return self.matches(text) if final else None
-            return units[1][0] == "cjk"
+            return False
         if self.expected not in ("English", "French") or kind == "cjk":
             return kind != "cjk"
         if not self.translating:
@@ -166,12 +169,9 @@ INSIST = {
 
 def insist(messages: list[Message], language: str) -> list[Message]:
     """The prompt of a restart after a start in another language: the same request, with the
-    system prompt and the last user message both insisting on ``language``."""
+    system prompt insisting on ``language`` (in the user message, qwen2.5-0.5b copied the line
+    into its answer)."""
     line = INSIST.get(language)
     if line is None:
         return messages
-    last_user = max(i for i, m in enumerate(messages) if m.role == "user")
-    return [
-        Message(m.role, f"{m.content}\n\n{line}") if m.role == "system" or i == last_user else m
-        for i, m in enumerate(messages)
-    ]
+    return [Message(m.role, f"{m.content}\n\n{line}") if m.role == "system" else m for m in messages]

@@ -104,8 +104,8 @@ class StartCheck:
     ``verdict`` answers True (right), False (a wrong start: the other script, the source's language,
     or the source itself echoed) or None (not known yet). It decides on the first letter when the
     scripts differ (a Han character, a Latin letter); Latin words opening a CJK result ("BBC は…")
-    wait for a CJK character among the first four units; a translation between English and French needs the first complete
-    word, and the first few when they are the source's own."""
+    wait for a CJK character among the first four units; a translation between English and French
+    needs the first complete word, and the first few when they are the source's own."""
 
     def __init__(self, expected: str, source: str) -> None:
         self.expected = expected

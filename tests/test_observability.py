@@ -136,7 +136,7 @@ def test_json_request_logs(tmp_path: Path) -> None:
     assert all(
         line.startswith("{")
         for line in server.log.read_text().splitlines()
-        if line.strip() and not line.startswith(("ossdoc listening", "generated", "  "))
+        if line.strip() and not line.startswith(("ossdoc listening", "web console", "generated", "  "))
     )
 
 
@@ -195,3 +195,25 @@ def test_language_restarts_are_in_the_usage_and_the_metrics(server: RunningServe
         before, "ossdoc_language_restarts_total", operation="doc/translate"
     )
     assert grown == 1
+
+
+def test_two_workers_report_the_same_totals(tmp_path: Path) -> None:
+    with running(tmp_path / "data", workers="2") as server:
+        bucket_name = make_bucket(server)
+        auth = oss2.Auth(server.access_key_id, server.access_key_secret)
+        for n in range(20):
+            # A new connection each time, so that both workers take some.
+            oss2.Bucket(auth, server.endpoint, bucket_name, session=oss2.Session()).put_object(f"k{n}", b"x")
+        scrapes = []
+        for _ in range(6):  # new connections: whichever worker answers, it counts every worker's requests
+            with httpx.Client() as fresh:
+                reply = fresh.get(f"{server.endpoint}/-/metrics")
+            scrapes.append(
+                sum(
+                    s.value
+                    for family in text_string_to_metric_families(reply.text)
+                    for s in family.samples
+                    if s.name == "ossdoc_requests_total" and s.labels.get("operation") == "PutObject"
+                )
+            )
+        assert scrapes == [20.0] * 6

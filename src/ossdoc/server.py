@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from starlette.routing import Router
+from starlette.routing import Mount, Router
 
 from ossdoc.backends.llm import LLMBackend, create_backend, model_slots
 from ossdoc.backends.state.admission import SQLiteAdmission
@@ -18,6 +18,7 @@ from ossdoc.backends.storage.local import LocalStorage
 from ossdoc.backends.storage.maintenance import Tuning
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
+from ossdoc.console import create_console
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
 from ossdoc.observability import logs, metrics
 from ossdoc.observability.access import Observer
@@ -88,7 +89,9 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
 
     observer = Observer(router, settings.data)
     app = OSSApp(router, lifespan, observer=observer)
-    app.extra = Router(observability_routes(lambda: app.state, settings.data, observer))
+    # Under /-/: health, metrics and usage, then the web console for every other path.
+    extra = [*observability_routes(lambda: app.state, settings.data, observer)]
+    app.extra = Router([*extra, Mount("", app=create_console(lambda: app.state))])
     return app
 
 
@@ -100,6 +103,7 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
         f"region {settings.region}, access key id {keys.keys[0].id if keys.keys else '(none)'}, "
         f"model backend {settings.llm})"
     ]
+    lines.append(f"web console: http://{settings.host}:{settings.port}/-/")
     if generated is not None:
         # Shown this once: afterwards the secret is only in the keys file (mode 0600).
         lines.append(

@@ -50,7 +50,7 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
         if len(servers) == 1:
             return servers[0]
         return ModelPool(
-            [(url, s, s.healthy) for url, s in zip(urls, servers, strict=True)], limit=settings.openai_streams
+            [(url, s, s.alive) for url, s in zip(urls, servers, strict=True)], limit=settings.openai_streams
         )
     if settings.llm == "local":
         from ossdoc.backends.llm.local import LocalLlama

@@ -195,14 +195,6 @@ class OpenAICompatible:
         the end): the messages counted by the server's tokenizer, without the chat template."""
         return await self.count_tokens("\n".join(m.content for m in messages))
 
-    async def healthy(self) -> bool:
-        """Whether the server answers ``GET /models`` (every OpenAI-compatible server has it)."""
-        try:
-            response = await self.client.get("/models", timeout=5)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
     async def alive(self) -> bool:
         """Whether the server answers an HTTP request in time, whatever its status: the health check.
         ``/health`` is vLLM's and llama.cpp's; other servers answer 404 at once. Not ``/models``:

@@ -6,6 +6,11 @@ their ratios, and the server CPU spent per SSE event (measured on the fake backe
 wire layer's cost alone). Targets: >= 0.97 of raw decode throughput, <= 10 ms added to the first token.
 
   .venv/bin/python benchmarks/doc_ops.py [--preset qwen2.5-coder-0.5b] [--rounds 3] [--tokens 200]
+
+--first-event: time to the first text, in-process, for several operations and languages: the model's
+first token (LocalLlama.generate, the operation's own prompt and sampling) against ossdoc's first
+Progress (DocumentService.start: cache, token budgets, preamble cleaner, language guard), alternating,
+median of --rounds; the difference is what the service layer adds before the first SSE event.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -117,6 +122,59 @@ def make_bucket(server: RunningServer) -> str:
     return "bench"
 
 
+FIRST_CASES = (
+    ("doc/continue", TEXT, {}),
+    ("doc/polish", TEXT, {}),
+    ("doc/translate", TEXT, {"language": "zh_CN"}),
+    ("doc/translate", TEXT, {"language": "ja_JP"}),
+    ("doc/translate", TEXT, {"language": "fr_FR"}),
+    ("doc/translate", "老灯塔看守人最后一次爬上楼梯。四十年来，他一直让灯光亮着。", {"language": "en_US"}),
+)
+
+
+async def first_event(preset: str, threads: int, rounds: int) -> None:
+    import asyncio
+
+    from ossdoc.backends.llm.local import LocalLlama
+    from ossdoc.config import Settings
+    from ossdoc.services.docs import DocumentService
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = resolve_model(preset, Path(tmp) / "models")
+        llm = await asyncio.to_thread(LocalLlama, model, name=preset, context_size=4096, threads=threads)
+    docs = DocumentService(llm, Settings(cache_bytes=0, max_output_tokens=16))
+    times: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in range(len(FIRST_CASES))}
+    try:
+        for _ in range(rounds):
+            for n, (name, text, values) in enumerate(FIRST_CASES):
+                operation, args = OPERATIONS[name], Args(values)
+                sampling = replace(operation.sampling, max_tokens=16)
+                start = time.perf_counter()
+                async for chunk in llm.generate(operation.prompt(text, args), sampling):
+                    if chunk.text:
+                        times[n][0].append(time.perf_counter() - start)
+                        break
+                start = time.perf_counter()
+                generation = await docs.start(operation, text, args)
+                try:
+                    async for _step in generation:
+                        times[n][1].append(time.perf_counter() - start)
+                        break
+                finally:
+                    await generation.aclose()
+    finally:
+        await llm.close()
+    print(f"first text, {preset}, {threads} threads, median of {rounds} (ms)")
+    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}")
+    added = []
+    for n, (name, _, values) in enumerate(FIRST_CASES):
+        direct, through = (statistics.median(t) * 1000 for t in times[n])
+        added.append(through - direct)
+        label = name + "".join(f",{v}" for v in values.values())
+        print(f"{label:<28}{direct:>8.0f}{through:>8.0f}{through - direct:>8.1f}")
+    print(f"median added {statistics.median(added):.1f} ms (target <= 10)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -125,7 +183,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--first-event", action="store_true", help="only the first-text comparison")
     args = parser.parse_args()
+    if args.first_event:
+        import asyncio
+
+        asyncio.run(first_event(args.preset, args.threads, args.rounds))
+        return
     from llama_cpp import Llama
 
     messages = [

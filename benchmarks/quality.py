@@ -1,12 +1,13 @@
-"""Output quality of doc/translate and doc/summarize on the public held-out set in
-../shared/quality (NTREX-128 translations, SummEval summaries), through a running ossdoc.
+"""Output quality of doc/translate and doc/summarize on the public cases in
+benchmarks/quality_data (NTREX-128 translations, SummEval summaries), through a running ossdoc.
 
 Sends every case as a real signed x-oss-process request (JSON mode), writes the outputs as JSONL
-and scores them with ../shared/quality/score.py (chrF/BLEU per direction, ROUGE per language,
-script/language/instruction-echo/source-echo rates). A benchmark for tuning prompts and decoding,
-never a pass/fail test.
+and scores them with benchmarks/quality_score.py (chrF/BLEU per direction, ROUGE per language,
+script/language/instruction-echo/source-echo rates), plus the language guard's restarts and the
+replies cut at the output limit. A benchmark for tuning prompts and decoding, never a pass/fail test.
 
   .venv/bin/python benchmarks/quality.py [--preset qwen2.5-coder-0.5b] [--limit 10] [--out out.jsonl]
+  .venv/bin/python benchmarks/quality.py --score out.jsonl     # score kept outputs again
 """
 
 from __future__ import annotations
@@ -14,36 +15,52 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import oss2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import quality_score  # noqa: E402
+
 from doc_http import post  # noqa: E402
 from ossdoc_server import RunningServer, running  # noqa: E402
 
-QUALITY = ROOT.parent / "shared" / "quality"
+_WRITING = threading.Lock()
 
 
-def process(server: RunningServer, bucket: str, case: dict[str, object]) -> str:
+def process(server: RunningServer, bucket: str, case: dict[str, Any], out: Path) -> dict[str, Any]:
     content = base64.urlsafe_b64encode(str(case["source"]).encode()).decode()
-    params = case["params"]
-    assert isinstance(params, dict)
-    action = f"doc/{case['op']}" + "".join(f",{k}_{v}" for k, v in params.items())
-    reply = post(server, bucket, f"x-oss-process={action},content_{content}", key="quality.txt", timeout=600)
-    if reply.status_code != 200:
-        return ""
-    text: str = reply.json()["Output"]["Text"]
-    return text
+    action = f"doc/{case['op']}" + "".join(f",{k}_{v}" for k, v in case["params"].items())
+    start = time.perf_counter()
+    row: dict[str, Any] = {"id": case["id"], "text": ""}
+    try:
+        reply = post(server, bucket, f"x-oss-process={action},content_{content}", key="q.txt", timeout=900)
+    except httpx.HTTPError as exc:  # scored as empty; the other cases go on
+        row["error"] = repr(exc)
+    else:
+        if reply.status_code == 200:
+            body = reply.json()
+            row["text"] = body["Output"]["Text"]
+            row["restarts"] = body["Usage"].get("Restarts", 0)
+            row["truncated"] = bool(body.get("Truncated", False))
+        else:
+            row["error"] = f"HTTP {reply.status_code}"
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    with _WRITING, out.open("a") as fh:  # kept as they come: a long run stopped early keeps its cases
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return row
 
 
-def select(cases: list[dict[str, object]], limit: int | None) -> list[dict[str, object]]:
+def select(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
     if limit is None:
         return cases
     taken: dict[str, int] = {}
@@ -56,6 +73,20 @@ def select(cases: list[dict[str, object]], limit: int | None) -> list[dict[str, 
     return chosen
 
 
+def run(preset: str, cases: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running(Path(tmp) / "data", llm="local", model=preset) as server,
+    ):
+        bucket = "quality"
+        oss2.Bucket(
+            oss2.Auth(server.access_key_id, server.access_key_secret), server.endpoint, bucket
+        ).create_bucket()
+        # Two clients keep the model's queue fed; the model itself runs one request at a time.
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda case: process(server, bucket, case, out), cases))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,31 +94,26 @@ def main() -> None:
     parser.add_argument("--preset", default="qwen2.5-coder-0.5b", help="model preset or GGUF path")
     parser.add_argument("--limit", type=int, help="at most this many cases per direction/language")
     parser.add_argument("--out", type=Path, help="where to keep the outputs (JSONL)")
+    parser.add_argument("--score", type=Path, help="score these kept outputs instead of running")
     args = parser.parse_args()
-    cases = select(
-        [json.loads(line) for line in (QUALITY / "data.jsonl").read_text().splitlines()], args.limit
-    )
-    out = args.out or Path(tempfile.mkstemp(suffix=".jsonl")[1])
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        running(Path(tmp) / "data", llm="local", model=args.preset) as server,
-    ):
-        bucket = "quality"
-        oss2.Bucket(
-            oss2.Auth(server.access_key_id, server.access_key_secret), server.endpoint, bucket
-        ).create_bucket()
+    cases = select(quality_score.load_jsonl(quality_score.DATA), args.limit)
+    if args.score:
+        rows = quality_score.load_jsonl(args.score)
+        ids = {row["id"] for row in rows}
+        cases = [case for case in cases if case["id"] in ids]
+    else:
+        out = args.out or Path(tempfile.mkstemp(suffix=".jsonl")[1])
+        out.write_text("")
         start = time.perf_counter()
-        # Two clients keep the model's queue fed; the model itself runs one request at a time.
-        with ThreadPoolExecutor(2) as pool:
-            texts = list(pool.map(lambda case: process(server, bucket, case), cases))
+        rows = run(args.preset, cases, out)
         elapsed = time.perf_counter() - start
-    with out.open("w") as fh:
-        for case, text in zip(cases, texts, strict=True):
-            fh.write(json.dumps({"id": case["id"], "text": text}, ensure_ascii=False) + "\n")
-    print(f"preset {args.preset}: {len(cases)} cases in {elapsed:.0f} s; outputs in {out}")
-    data = out.with_suffix(".cases.jsonl")  # the cases run, so a --limit subset scores only itself
-    data.write_text("".join(json.dumps(case, ensure_ascii=False) + "\n" for case in cases))
-    subprocess.run([sys.executable, str(QUALITY / "score.py"), str(out), "--data", str(data)], check=False)
+        print(f"preset {args.preset}: {len(cases)} cases in {elapsed:.0f} s; outputs in {out}")
+    report = quality_score.score(cases, {row["id"]: row["text"] for row in rows})
+    print("\n".join(quality_score.report_lines(report, worst=3)))
+    restarts = sum(row.get("restarts", 0) for row in rows)
+    truncated = sum(bool(row.get("truncated")) for row in rows)
+    print(f"language restarts {restarts}, replies cut at the output limit {truncated} (of {len(rows)})")
+    print(quality_score.summary_line(report))
 
 
 if __name__ == "__main__":

@@ -180,6 +180,23 @@ def test_metrics_are_summed_across_worker_processes(tmp_path: Path) -> None:
     assert value(samples, "ossdoc_active_streams") == 1
 
 
+def test_language_restarts_are_in_the_usage_and_the_metrics(server: RunningServer) -> None:
+    """The fake answers in English (the prompt shouted back): a translation into Japanese starts in
+    the wrong language, is restarted once, and says so."""
+    before = scrape(server)
+    bucket = make_bucket(server)
+    credentials = client.Credentials(server.access_key_id, server.access_key_secret)
+    request = f"doc/translate,language_ja_JP,content_{b64(f'Restart me {time.time()}.')}"
+    (reply,) = client.process(server.endpoint, credentials, bucket, "doc.txt", request)
+    usage = reply["Usage"]
+    assert isinstance(usage, dict) and usage["Restarts"] == 1
+    after = scrape(server)
+    grown = value(after, "ossdoc_language_restarts_total", operation="doc/translate") - value(
+        before, "ossdoc_language_restarts_total", operation="doc/translate"
+    )
+    assert grown == 1
+
+
 def test_two_workers_report_the_same_totals(tmp_path: Path) -> None:
     with running(tmp_path / "data", workers="2") as server:
         bucket_name = make_bucket(server)

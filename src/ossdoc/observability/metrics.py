@@ -61,6 +61,8 @@ class Metrics:
     queue_depth: Gauge
     active_streams: Gauge
     cache: Counter
+    restarts: Counter
+    truncated: Counter
 
 
 _metrics: Metrics | None = None
@@ -103,6 +105,10 @@ def _create() -> Metrics:
             "ossdoc_active_streams", "Server-sent event streams open", multiprocess_mode="livesum"
         ),
         cache=Counter("ossdoc_result_cache_lookups", "Result cache lookups", ["result"]),
+        restarts=Counter(
+            "ossdoc_language_restarts", "Generations restarted after a start in the wrong language", op
+        ),
+        truncated=Counter("ossdoc_truncated_results", "Results cut at the output limit", op),
     )
 
 
@@ -127,6 +133,10 @@ async def observed(steps: AsyncGenerator[Any, None], operation: str) -> AsyncGen
             m.tokens.labels(operation, "input").inc(last.input_tokens)
             m.tokens.labels(operation, "output").inc(last.output_tokens)
             usage.add_tokens(last.input_tokens, last.output_tokens)
+            if last.restarts:
+                m.restarts.labels(operation).inc(last.restarts)
+            if last.finish_reason == "length":
+                m.truncated.labels(operation).inc()
             elapsed = monotonic() - (first or started)
             if last.finish_reason is not None and last.output_tokens > 1 and elapsed > 0:
                 m.tokens_per_second.labels(operation).observe(last.output_tokens / elapsed)

@@ -17,7 +17,11 @@ ossdoc's additions, invisible to a client that follows the sample:
   older one not sent yet; the first event goes as soon as there is text, the final one always;
 - a failure after the stream started can no longer change the status, so it ends the stream with
   ``event: error`` and ``data: {"RequestId":"<id>","Code":"InternalError","Message":"..."}``
-  instead of ``Result`` (here the request id is filled in: it is what support needs).
+  instead of ``Result`` (here the request id is filled in: it is what support needs);
+- fields after the sample's, only when they apply (in the JSON reply too): ``"Chunks": N`` (a long
+  document processed in pieces), ``"Truncated": true`` (the text ends at the output limit; the
+  ``FinishReason`` stays ``"stop"`` as in the sample) and ``"Restarts": N`` inside ``Usage`` (the
+  language guard restarted a generation that began in the wrong language).
 
 Client disconnects: Starlette's StreamingResponse (ASGI spec < 2.4, which uvicorn reports) listens
 for ``http.disconnect`` and cancels the body iterator; ``frames`` then cancels the producer task,
@@ -52,13 +56,18 @@ def dumps(value: Any) -> str:
 def payload(progress: Progress, request_id: str, id_key: str = "RequestId") -> dict[str, Any]:
     """The document reply: ``id_key`` is ``RequestID`` in a JSON reply, ``RequestId`` in events."""
     finish = "null" if progress.finish_reason is None else "stop"
+    usage: dict[str, int] = {"InputTokens": progress.input_tokens, "OutputTokens": progress.output_tokens}
+    if progress.restarts:  # ossdoc's extension: generations restarted in the right language
+        usage["Restarts"] = progress.restarts
     reply: dict[str, Any] = {
         id_key: request_id,
         "Output": {"Text": progress.text, "FinishReason": finish},
-        "Usage": {"InputTokens": progress.input_tokens, "OutputTokens": progress.output_tokens},
+        "Usage": usage,
     }
     if progress.chunks > 1:  # ossdoc's extension: a long document was processed in pieces
         reply["Chunks"] = progress.chunks
+    if progress.finish_reason == "length":  # ossdoc's extension: cut at the output limit
+        reply["Truncated"] = True
     return reply
 
 

@@ -30,7 +30,7 @@ async def test_a_repeat_is_answered_from_the_cache() -> None:
     again = await final(docs, "bonjour")
     assert again == first
     assert len(llm.calls) == 1
-    await final(docs, "bonjour", "ja_JP")  # other parameters: a miss
+    await final(docs, "bonjour", "fr_FR")  # other parameters: a miss
     await final(docs, "salut")  # other text: a miss
     assert len(llm.calls) == 3
     assert docs.admitted == 0

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 
 import anyio
 import pytest
 
-from ossdoc.backends.llm import Message, ScriptedLLM
+from ossdoc.backends.llm import Chunk, Message, Sampling, ScriptedLLM
 from ossdoc.config import Settings
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args
-from ossdoc.services.docs.service import DocumentService, Progress
+from ossdoc.services.docs.service import SECTIONS, DocumentService, Progress
 
 pytestmark = pytest.mark.anyio
 
@@ -55,14 +57,30 @@ async def test_pieces_account_for_every_paragraph_exactly() -> None:
     assert all(s.finish_reason is None for s in steps[:-1])
 
 
-async def test_summaries_are_reduced() -> None:
+async def test_the_pieces_summaries_in_order_are_the_summary() -> None:
     llm = ScriptedLLM(lambda messages: document_text(messages).split(".")[0] + ".")
-    steps = await run(llm, "doc/summarize", paragraphs(60), Args())
+    content = paragraphs(60)
+    steps = await run(llm, "doc/summarize", content, Args())
     final = steps[-1]
-    assert final.chunks > 1
-    assert final.text.startswith("Paragraph 0 says something")
-    assert len(llm.calls) >= final.chunks + 1  # every piece summarized, then the summaries
-    assert len(final.text) < 200
+    assert 1 < final.chunks <= SECTIONS and len(llm.calls) == final.chunks  # no second pass
+    firsts = [document_text(call).split(".")[0] + "." for call in llm.calls]
+    assert final.text == "\n\n".join(firsts) and firsts[0] == "Paragraph 0 says something about topic 0."
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))  # streamed as they come
+    # Each piece asks for its share of what one summary of the whole would be (0.15 of its words).
+    asked = [int(re.findall(r"about (\d+) words", call[0].content)[0]) for call in llm.calls]
+    assert sum(asked) == pytest.approx(0.15 * len(re.findall("[A-Za-z]+", content)), abs=len(asked))
+
+
+async def test_beyond_a_few_pieces_the_summaries_are_summarized_again() -> None:
+    llm = ScriptedLLM(lambda messages: document_text(messages).split(".")[0] + ".")
+    steps = await run(llm, "doc/summarize", paragraphs(160), Args())
+    final = steps[-1]
+    assert final.chunks > SECTIONS
+    assert len(llm.calls) > final.chunks  # every piece summarized, then the summaries
+    assert final.text.startswith("Paragraph 0 says something") and len(final.text) < 400
+    # The last pass reduces the summaries: its prompt holds them, not the document.
+    assert document_text(llm.calls[-1]).startswith("Paragraph")
+    assert "It has two sentences" not in document_text(llm.calls[-1])
 
 
 async def test_continue_uses_the_tail() -> None:
@@ -114,3 +132,32 @@ async def test_a_paragraph_answered_with_blank_lines_stays_one_paragraph() -> No
     assert len(final.split("\n\n")) == 60
     assert final == content.upper().replace(". ", ".\n")  # each paragraph's break kept as a line break
     assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+
+
+class Counting(ScriptedLLM):
+    """Records how many generations run at once."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda messages: document_text(messages).split(".")[0] + ".", token_delay=0.002)
+        self._info = replace(self.info, context_size=400)
+        self.running = self.most = 0
+
+    async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            async with aclosing(super().generate(messages, sampling)) as chunks:  # type: ignore[type-var]
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            self.running -= 1
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+async def test_pieces_are_summarized_at_once_only_where_there_are_slots(slots: int) -> None:
+    llm = Counting()
+    docs = DocumentService(llm, Settings(context_size=400, max_output_tokens=400), slots=slots)
+    result = await (await docs.start(OPERATIONS["doc/summarize"], paragraphs(60), Args())).result()
+    assert llm.most == slots
+    assert result.chunks == len(llm.calls) > slots
+    assert result.text.startswith("Paragraph 0 says something about topic 0.\n\n")

@@ -18,6 +18,19 @@ def shout(messages: list[Message]) -> str:
     return users[-1].upper() if users else ""
 
 
+def in_turn(*replies: str) -> Script:
+    """A script answering its n-th generation with ``replies[n]`` (then the last one again): a
+    first answer in the wrong language, say, and the one after a restart."""
+    calls = 0
+
+    def script(messages: list[Message]) -> str:
+        nonlocal calls
+        calls += 1
+        return replies[min(calls, len(replies)) - 1]
+
+    return script
+
+
 def pieces(text: str) -> list[str]:
     """Tokens of the fake: each word with the whitespace after it."""
     return _PIECE.findall(text)

@@ -53,6 +53,11 @@ class Cleaner:
                 return ""
         return _hold_back(raw[self._head[0] :])
 
+    def body(self, raw: str) -> str | None:
+        """``raw`` without its wrappers and preamble, nothing held back; None until the start is
+        decided (by ``feed``)."""
+        return None if self._head is None else raw[self._head[0] :]
+
     def finish(self, raw: str) -> str:
         """The cleaned text of the complete output."""
         head = self._head or self._decide_head(raw, final=True)

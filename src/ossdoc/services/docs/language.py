@@ -6,7 +6,10 @@ language of the text itself."""
 
 from __future__ import annotations
 
+import itertools
 import re
+
+from ossdoc.backends.llm.base import Message
 
 # Target languages of doc/translate, named the way a small model recognises best.
 TARGETS = {
@@ -57,8 +60,10 @@ def is_cjk(language: str) -> bool:
     return language in ("Chinese", "Japanese", "Korean")
 
 
-def length_hint(text: str, ratio: float, low: int, high: int) -> str:
-    """A target length of about ``ratio`` × the text's length, in the unit its language counts in."""
+def length_hint(text: str, ratio: float, low: int, high: int, whole: int = 0, share: float = 1.0) -> str:
+    """A target length of about ``ratio`` × the text's length (within ``low``..``high``), in the unit
+    its language counts in. Of a long document's piece or of its pieces' summaries: ``whole`` is
+    the document's length in characters, the target that of the whole times ``share``."""
     language = detect(text)
     if is_cjk(language):
         size = len(_HAN.findall(text)) + len(_KANA.findall(text)) + len(_HANGUL.findall(text))
@@ -66,5 +71,107 @@ def length_hint(text: str, ratio: float, low: int, high: int) -> str:
     else:
         size = len(_WORD.findall(text)) or len(text.split())
         unit = "words"
-    target = max(low, min(high, round(size * ratio)))
+    if whole:
+        size = round(size * whole / max(1, len(text)))
+    target = max(low // 2, round(max(low, min(high, size * ratio)) * share))
     return f"about {target} {unit}"
+
+
+# The language a translation is written in, by target code (names as ``detect`` gives them).
+TARGET_LANGUAGE = {"zh_CN": "Chinese", "en_US": "English", "ja_JP": "Japanese", "fr_FR": "French"}
+_UNIT = re.compile(
+    r"(?P<cjk>[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])"
+    r"|(?P<latin>[A-Za-z\u00c0-\u024f]+)"
+)
+# First words that open an English sentence and never a French one, and the other way round.
+_ENGLISH_ONLY = frozenset({
+    "the", "this", "these", "those", "it", "he", "she", "they", "we", "i", "in", "at", "as", "after",
+    "when", "with", "but", "and", "however", "according", "there", "his", "her", "their", "its", "some",
+    "many", "one", "an", "if", "while", "for", "of", "to", "is", "was", "what", "who", "mr", "mrs",
+})  # fmt: skip
+_FRENCH_ONLY = frozenset({
+    "le", "la", "les", "des", "du", "une", "il", "elle", "ils", "elles", "ce", "cette", "ces", "nous",
+    "vous", "je", "dans", "pour", "selon", "mais", "et", "après", "lors", "au", "aux", "sur", "son", "sa",
+    "ses", "leur", "leurs", "quand", "depuis",
+})  # fmt: skip
+ECHO_WORDS = 4  # a translation that opens with this many words of its source is echoing it
+LATIN_OPENING = 4  # a CJK result opening with this many Latin words is in the wrong language
+
+
+class StartCheck:
+    """Whether a result starts in ``expected`` (a language name), from its first words.
+
+    ``verdict`` answers True (right), False (a wrong start: the other script, the source's language,
+    or the source itself echoed) or None (not known yet). It decides on the first letter when the
+    scripts differ (a Han character, a Latin letter); Latin words opening a CJK result ("BBC は…")
+    wait for a CJK character among the first four units; a translation between English and French
+    needs the first complete word, and the first few when they are the source's own."""
+
+    def __init__(self, expected: str, source: str) -> None:
+        self.expected = expected
+        language = detect(source)
+        self.translating = language != expected and language in TARGET_LANGUAGE.values()
+        # An echo is a copy: compared case-sensitively.
+        head = [(m.lastgroup, m.group()) for m in itertools.islice(_UNIT.finditer(source), ECHO_WORDS)]
+        self._source_words = [w for _, w in head] if all(k == "latin" for k, _ in head) else []
+
+    def verdict(self, text: str, final: bool = False) -> bool | None:
+        units = []  # (kind, text, complete)
+        for match in itertools.islice(_UNIT.finditer(text), ECHO_WORDS + 1):
+            units.append((match.lastgroup, match.group(), final or match.end() < len(text)))
+        if not units:
+            return True if final else None
+        kind, word, complete = units[0]
+        if is_cjk(self.expected):
+            # Latin words may open a CJK result ("President Joko Widodoは…"): wrong only when the
+            # first few are all Latin.
+            if any(k == "cjk" for k, _, _ in units[:LATIN_OPENING]):
+                return True
+            if len(units) < LATIN_OPENING:
+                return self.matches(text) if final else None
+            return False
+        if self.expected not in ("English", "French") or kind == "cjk":
+            return kind != "cjk"
+        if not self.translating:
+            return True
+        if not complete:
+            return None
+        if word.lower() in (_FRENCH_ONLY if self.expected == "English" else _ENGLISH_ONLY):
+            return False
+        echo = self._echoes([u[1] for u in units if u[2]])
+        return None if echo is None and not final else not echo
+
+    def matches(self, text: str) -> bool:
+        """Whether a whole result is mostly in the expected script."""
+        kinds = [m.lastgroup for m in _UNIT.finditer(text)]
+        cjk, latin = kinds.count("cjk"), kinds.count("latin")
+        if cjk + latin == 0:
+            return True
+        return cjk >= latin if is_cjk(self.expected) else latin >= 4 * cjk
+
+    def _echoes(self, words: list[str]) -> bool | None:
+        """True when the result opens with the source's first words, None while it still may."""
+        source = self._source_words
+        if not source or words[: len(source)] != source[: len(words)]:
+            return False
+        return True if len(words) >= len(source) else None
+
+
+# Said in the language itself, which a small model heeds more than a request about it in English.
+INSIST = {
+    "Chinese": "重要：只用简体中文输出，不要输出英文。",
+    "Japanese": "重要：必ず日本語だけで書いてください。英語で書かないでください。",
+    "Korean": "중요: 한국어로만 쓰세요.",
+    "English": "Important: write only in English.",
+    "French": "Important : écrivez uniquement en français, pas en anglais.",
+}
+
+
+def insist(messages: list[Message], language: str) -> list[Message]:
+    """The prompt of a restart after a start in another language: the same request, with the
+    system prompt insisting on ``language`` (in the user message, qwen2.5-0.5b copied the line
+    into its answer)."""
+    line = INSIST.get(language)
+    if line is None:
+        return messages
+    return [Message(m.role, f"{m.content}\n\n{line}") if m.role == "system" else m for m in messages]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ossdoc.backends.llm.base import Message, Sampling
-from ossdoc.services.docs.language import TARGETS, detect, length_hint
+from ossdoc.services.docs.language import TARGET_LANGUAGE, TARGETS, detect, length_hint
 from ossdoc.services.docs.registry import Args, Operation, Parameter, Registry
 
 ONLY = "Output only the {result}, with no introduction, notes or explanations."
@@ -59,6 +59,10 @@ def translate(text: str, args: Args) -> list[Message]:
     return TRANSLATE_BY_LANGUAGE.get(code, TRANSLATE).messages(text, language=TARGETS[code])
 
 
+def translation_language(text: str, args: Args) -> str:
+    return TARGET_LANGUAGE[args.text("language")]
+
+
 # doc/polish -----------------------------------------------------------------------------------
 POLISH = Prompt(
     system="You are an expert editor. Polish the user's text: correct mistakes and make it clearer, more "
@@ -83,7 +87,8 @@ SUMMARIZE = Prompt(
 
 
 def summarize(text: str, args: Args) -> list[Message]:
-    return SUMMARIZE.messages(text, language=detect(text), length=length_hint(text, 0.15, 20, 300))
+    length = length_hint(text, 0.15, 20, 300, args.whole, args.share)
+    return SUMMARIZE.messages(text, language=detect(text), length=length)
 
 
 # doc/continue ---------------------------------------------------------------------------------
@@ -151,6 +156,7 @@ OPERATIONS = Registry(
             (Parameter("language", required=True, choices=tuple(TARGETS)),),
             Sampling(temperature=0.1, stop=STOP),
             labels=("translation", "translated text", "译文", "翻译", "traduction", "翻訳", "訳文"),
+            language=translation_language,
         ),
         Operation(
             "doc/polish",

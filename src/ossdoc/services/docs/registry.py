@@ -9,6 +9,7 @@ from typing import Literal
 
 from ossdoc import errors
 from ossdoc.backends.llm.base import Message, Sampling
+from ossdoc.services.docs import language as lang
 from ossdoc.services.docs import params
 
 Value = str | tuple[str, ...]
@@ -48,6 +49,10 @@ class Args:
     """An operation's own parameters, validated."""
 
     values: Mapping[str, Value] = field(default_factory=dict)
+    # Set by the service for a text that is part of a long document (or stands for it): the
+    # document's length in characters, and the share of the whole's result this text's should be.
+    whole: int = 0
+    share: float = 1.0
 
     def text(self, name: str) -> str:
         value = self.values[name]
@@ -61,6 +66,10 @@ class Args:
 
 
 PromptBuilder = Callable[[str, Args], list[Message]]
+
+
+def same_language(content: str, args: Args) -> str:
+    return lang.detect(content)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,11 @@ class Operation:
     # A document too long for one prompt: "pieces" (each processed in turn, outputs joined),
     # "map-reduce" (summaries of pieces, then one of them) or "tail" (only its end is used).
     long: str = "pieces"
+    # The language the result is written in (a name from language.py): the text's own unless the
+    # operation says otherwise. The language guard checks the first words of every generation
+    # against it and restarts a wrong start once with ``insist`` (the prompt insisting on it).
+    language: Callable[[str, Args], str] = same_language
+    insist: Callable[[list[Message], str], list[Message]] = lang.insist
 
 
 # Parameters every operation takes. ``content`` is optional here: without it a later version

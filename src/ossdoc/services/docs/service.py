@@ -27,6 +27,8 @@ from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.admission import Admission, LocalAdmission
 from ossdoc.services.docs.cache import ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
+from ossdoc.services.docs.language import StartCheck
+from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
 
@@ -35,6 +37,8 @@ log = logging.getLogger("ossdoc.docs")
 _BLANK_LINES = re.compile(r"\n{2,}")
 MIN_OUTPUT_TOKENS = 64
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
+MAX_RESTARTS = 1  # restarts of a generation that started in the wrong language
+SECTIONS = 8  # a long summary is the summaries of at most this many pieces, in order
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Progress:
     input_tokens: int
     output_tokens: int
     chunks: int = 1  # pieces a long document was processed in
+    restarts: int = 0  # generations restarted by the language guard
     # How to continue from here (None where it cannot be: the map phase of a long summary).
     resume: Resume | None = field(default=None, compare=False, repr=False)
 
@@ -84,6 +89,7 @@ class Job:
     content: str
     messages: list[Message]
     sampling: Sampling
+    language: str  # the language the result must be written in
 
 
 class _Ticket:
@@ -189,8 +195,11 @@ class DocumentService:
             log.info("%s answered from the result cache", operation.name)
             return Generation(_replay(cached), _Ticket(None))
         context = self.backend.info.context_size
-        content_tokens = max(1, await self._count_text(content))
-        overhead = await self._count(operation.prompt("", args))
+        # Counted at once: each count is a round trip to the backend, before the first event.
+        counted, overhead = await asyncio.gather(
+            self._count_text(content), self._count(operation.prompt("", args))
+        )
+        content_tokens = max(1, counted)
         if overhead + MIN_OUTPUT_TOKENS * 2 > context:
             raise errors.InvalidArgument(
                 f"The prompt alone takes {overhead} tokens of a {context}-token context.",
@@ -223,7 +232,7 @@ class DocumentService:
 
     async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
-        prompt_tokens = await self._count(messages)
+        prompt_tokens, content_tokens = await asyncio.gather(self._count(messages), self._count_text(content))
         room = self.backend.info.context_size - prompt_tokens
         if room < MIN_OUTPUT_TOKENS:
             raise errors.InvalidArgument(
@@ -233,9 +242,9 @@ class DocumentService:
             )
         budget = min(self.max_output_tokens, room)
         if operation.output_ratio is not None:
-            content_tokens = await self._count_text(content)
             budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
-        return Job(operation, content, messages, replace(operation.sampling, max_tokens=budget))
+        sampling = replace(operation.sampling, max_tokens=budget)
+        return Job(operation, content, messages, sampling, operation.language(content, args))
 
     @property
     def admitted(self) -> int:
@@ -262,7 +271,7 @@ class DocumentService:
 
     async def _count(self, messages: list[Message]) -> int:
         try:
-            counts = [await self.backend.count_tokens(m.content) for m in messages]
+            counts = await asyncio.gather(*(self.backend.count_tokens(m.content) for m in messages))
         except LLMError as exc:
             log.error("counting tokens failed: %s", exc)
             raise errors.ServiceUnavailable(f"The model backend is unavailable: {exc}") from exc
@@ -293,6 +302,8 @@ class DocumentService:
             log.info("%s done: %d+%d tokens, %s", name, *tokens, final.finish_reason)
             if final.finish_reason == "stop":
                 self.cache.put(plan.cache_key, final)
+            else:
+                COUNTERS.truncated += 1
             done = True
             yield final
         except (GeneratorExit, asyncio.CancelledError):
@@ -312,93 +323,171 @@ class DocumentService:
 
     async def _pieces(self, plan: Plan, resume: Resume | None) -> AsyncGenerator[Progress, None]:
         """Cumulative progress over every piece: one text, one Result at the end."""
-        pieces, used = plan.pieces, (0, 0)
+        pieces, used = plan.pieces, (0, 0, 0)
+        args = [plan.args] * len(pieces)
+        separators = [chunking.separator(piece) for piece in pieces]
         if plan.operation.long == "map-reduce" and len(pieces) > 1:
-            pieces, used = await self._reduce(plan)
+            pieces, args, used = await self._reduce(plan)
+            separators = ["\n\n"] * len(pieces)
         prefix, reason, first = "", "stop", 0
         if resume is not None:
-            prefix, used, first = resume.prefix, resume.used, resume.piece
-        for number, piece in enumerate(pieces[first:], first + 1):
-            last = number == len(pieces)
-            job = await self._job(plan.operation, piece.strip(), plan.args)
-            # One paragraph of many comes back as one: a blank line inside it would split it in two.
-            one = len(pieces) > 1 and plan.operation.long == "pieces" and "\n\n" not in job.content
-            prefill = resume if resume is not None and number == first + 1 else None
-            async with aclosing(self._generate(job, prefill)) as steps:
+            prefix, used, first = resume.prefix, (*resume.used, 0), resume.piece
+        texts = [(piece.strip(), a) for piece, a in zip(pieces, args, strict=True)][first:]
+        parallel = plan.operation.long == "map-reduce"
+        async with aclosing(self._each(plan.operation, texts, parallel, resume)) as generations:
+            number = first
+            async for job, steps in generations:
+                number += 1
+                last = number == len(pieces)
+                # One paragraph of many comes back as one: a blank line inside it would split it in two.
+                one = len(pieces) > 1 and plan.operation.long == "pieces" and "\n\n" not in job.content
                 async for step in steps:
                     text = prefix + (_BLANK_LINES.sub("\n", step.text) if one else step.text)
-                    total = (used[0] + step.input_tokens, used[1] + step.output_tokens)
+                    total = _plus(used, step)
                     if step.finish_reason is None:
                         here = None
                         if plan.resumable and step.resume is not None:
-                            here = replace(step.resume, piece=number - 1, prefix=prefix, used=used)
-                        yield Progress(text, None, *total, resume=here)
+                            here = replace(step.resume, piece=number - 1, prefix=prefix, used=used[:2])
+                        yield Progress(text, None, *total[:2], restarts=total[2], resume=here)
                         continue
                     reason = "length" if step.finish_reason == "length" else reason
                     if last:
-                        yield Progress(text, reason, *total, chunks=len(plan.pieces))
+                        yield Progress(text, reason, *total[:2], chunks=len(plan.pieces), restarts=total[2])
                     else:
-                        prefix, used = text + chunking.separator(piece), total
-                        yield Progress(prefix.rstrip(), None, *total)
+                        prefix, used = text + separators[number - 1], total
+                        yield Progress(prefix.rstrip(), None, *total[:2], restarts=total[2])
 
-    async def _reduce(self, plan: Plan) -> tuple[list[str], tuple[int, int]]:
-        """Map: summarize every piece, silently (the SSE layer keeps the connection alive with
-        pings). Returns the text to summarize last, re-split while it is still too long."""
-        pieces, used = plan.pieces, (0, 0)
-        while len(pieces) > 1:
+    async def _each(
+        self,
+        operation: Operation,
+        texts: list[tuple[str, Args]],
+        parallel: bool = True,
+        prefill: Resume | None = None,
+    ) -> AsyncGenerator[tuple[Job, AsyncIterator[Progress]], None]:
+        """The generation of each text, in order, the first continuing ``prefill``. One slot (or
+        not ``parallel``, or a resumed plan): each streams in turn. More slots (a model server that
+        batches): all run at once, each handed on whole."""
+        if self.slots == 1 or not parallel or prefill is not None:
+            for content, args in texts:
+                job = await self._job(operation, content, args)
+                async with aclosing(self._generate(job, prefill)) as steps:
+                    yield job, steps
+                prefill = None
+            return
+        ready = [await self._job(operation, content, args) for content, args in texts]
+        tasks = [asyncio.ensure_future(self._final(job)) for job in ready]
+        try:
+            for job, task in zip(ready, tasks, strict=True):
+                yield job, _replay(await task)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _final(self, job: Job) -> Progress:
+        final = None
+        async with aclosing(self._generate(job)) as steps:
+            async for final in steps:  # noqa: B007 - only the last step matters
+                pass
+        assert final is not None
+        return final
+
+    async def _reduce(self, plan: Plan) -> tuple[list[str], list[Args], tuple[int, int, int]]:
+        """The texts that make a long document's summary, each with its arguments.
+
+        Up to SECTIONS pieces, summaries of the pieces, in order, each its share of the length one
+        summary of the whole would have (no second pass over them: it would write the summary
+        twice). Beyond, the map step runs silently (the SSE layer keeps the connection alive with
+        pings) and the summaries are summarized again, the reply budget sized from them, re-split
+        while they are still too long."""
+        pieces, used, whole = plan.pieces, (0, 0, 0), sum(len(piece) for piece in plan.pieces)
+        while len(pieces) > SECTIONS:
+            texts = [(piece.strip(), plan.args) for piece in pieces]
             summaries = []
-            for piece in pieces:
-                final = None
-                job = await self._job(plan.operation, piece.strip(), plan.args)
-                async with aclosing(self._generate(job)) as steps:
-                    async for step in steps:
-                        final = step
-                assert final is not None
-                summaries.append(final.text)
-                used = (used[0] + final.input_tokens, used[1] + final.output_tokens)
+            async with aclosing(self._each(plan.operation, texts)) as generations:
+                async for _, steps in generations:
+                    final = None
+                    async for final in steps:  # noqa: B007 - only the last step matters
+                        pass
+                    assert final is not None
+                    summaries.append(final.text)
+                    used = _plus(used, final)
             joined = "\n\n".join(summaries)
-            pieces = chunking.split(joined, max(1, int(plan.piece_tokens * plan.chars_per_token)))
-            if len(pieces) >= len(summaries):  # not shrinking: keep what fits, never loop forever
-                pieces = pieces[:1]
-        return pieces, used
+            split = chunking.split(joined, max(1, int(plan.piece_tokens * plan.chars_per_token)))
+            pieces = split if len(split) < len(summaries) else split[:1]  # never loop forever
+        total = sum(len(piece) for piece in pieces)
+        args = [replace(plan.args, whole=whole, share=len(piece) / total) for piece in pieces]
+        return pieces, args, used
 
     async def _generate(self, job: Job, prefill: Resume | None = None) -> AsyncGenerator[Progress, None]:
         """One generation: cleaned cumulative text, then a final step with the finish reason.
         ``prefill``: continue an earlier generation of this job from the raw text it had written
-        (the counts go on from its tokens)."""
-        cleaner = Cleaner(job.content, job.operation.labels)
-        raw, sent, reason, tokens = "", "", "stop", (0, 0)
-        messages, sampling, before = job.messages, job.sampling, (0, 0)
+        (the counts go on from its tokens).
+
+        The language guard: nothing is handed out until the first words show the result's language;
+        a wrong start (the source's language, the other script, the source echoed) is dropped and
+        the generation restarted once with a prompt insisting on the language, before any byte of
+        it reaches the client."""
+        check = StartCheck(job.language, job.content)
+        messages, sampling, before, spent, restarts = job.messages, job.sampling, (0, 0), (0, 0), 0
+        prefilled, checked = "", None
         if prefill is not None and prefill.raw:
-            raw, before, sent = prefill.raw, prefill.tokens, cleaner.feed(prefill.raw)
+            prefilled, before, checked = prefill.raw, prefill.tokens, True  # its start went out already
             messages = [*messages, Message("assistant", prefill.raw)]
             sampling = replace(sampling, max_tokens=max(1, sampling.max_tokens - before[1]))
         # The model is taken piece by piece, not for a whole document: a long document (an
         # asynchronous task's, say) lets the requests queued behind it through between its pieces.
         async with self._slot:
             started = time.monotonic()
-            chunks = self.backend.generate(messages, sampling)
             try:
-                async for chunk in chunks:
-                    raw += chunk.text
-                    tokens = (before[0] or chunk.input_tokens, before[1] + chunk.output_tokens)
-                    if chunk.finish_reason is not None:
-                        # Not a break: the backend's stream ends by itself after its last chunk
-                        # (closing it early would count as a cancellation).
-                        reason = chunk.finish_reason
-                        continue
-                    text = cleaner.feed(raw)
-                    if text != sent and text.startswith(sent):
-                        sent = text
-                        yield Progress(text, None, *tokens, resume=Resume(raw=raw, tokens=tokens))
+                while True:
+                    may_restart = restarts < MAX_RESTARTS and checked is None
+                    cleaner = Cleaner(job.content, job.operation.labels)
+                    raw, reason, right = prefilled, "stop", checked
+                    tokens = (spent[0] + before[0], spent[1] + before[1])
+                    sent = cleaner.feed(raw) if raw else ""
+                    chunks = self.backend.generate(messages, sampling)
+                    try:
+                        async for chunk in chunks:
+                            raw += chunk.text
+                            tokens = (
+                                spent[0] + (before[0] or chunk.input_tokens),
+                                spent[1] + before[1] + chunk.output_tokens,
+                            )
+                            if chunk.finish_reason is not None:
+                                # Not a break: the backend's stream ends by itself after its last
+                                # chunk (closing it early would count as a cancellation).
+                                reason = chunk.finish_reason
+                                continue
+                            text = cleaner.feed(raw)
+                            if right is None:
+                                body = cleaner.body(raw)
+                                right = None if body is None else check.verdict(body)
+                                if right is None or (right is False and may_restart):
+                                    if right is False:
+                                        break
+                                    continue
+                            if text != sent and text.startswith(sent):
+                                sent = text
+                                resume = Resume(raw=raw, tokens=tokens)
+                                yield Progress(text, None, *tokens, restarts=restarts, resume=resume)
+                    finally:
+                        # Closing the backend's stream is what stops the model (LLMBackend.generate).
+                        await _close(chunks)
+                    text = cleaner.finish(raw)
+                    if right is None and may_restart and check.verdict(text, final=True) is False:
+                        right = False
+                    if right is not False or not may_restart:
+                        break
+                    log.info("%s: wrong language at the start, restarting: %r", job.operation.name, raw[:60])
+                    COUNTERS.language_restarts += 1
+                    spent, restarts = tokens, restarts + 1
+                    messages = job.operation.insist(job.messages, job.language)
             finally:
-                # Closing the backend's stream is what stops the model (LLMBackend.generate).
-                await _close(chunks)
                 self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
-        text = cleaner.finish(raw)
         if not text.startswith(sent):
             log.warning("%s: final text does not extend the streamed text", job.operation.name)
-        yield Progress(text, reason, *tokens)
+        yield Progress(text, reason, *tokens, restarts=restarts)
 
 
 @dataclass(frozen=True)
@@ -414,6 +503,11 @@ class Plan:
     def resumable(self) -> bool:
         """A long summary's map phase is not journalled: only its single pieces can be continued."""
         return self.operation.long != "map-reduce" or len(self.pieces) == 1
+
+
+def _plus(used: tuple[int, int, int], step: Progress) -> tuple[int, int, int]:
+    """Input tokens, output tokens and restarts so far, with those of ``step``."""
+    return used[0] + step.input_tokens, used[1] + step.output_tokens, used[2] + step.restarts
 
 
 async def _replay(result: Progress) -> AsyncGenerator[Progress, None]:

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ossdoc.backends.llm.base import Message
+from ossdoc.backends.llm.fake import ScriptedLLM, in_turn, pieces
+from ossdoc.config import Settings
+from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress
+from ossdoc.services.docs.language import INSIST, StartCheck, insist
+from ossdoc.services.docs.metrics import COUNTERS
+
+pytestmark = pytest.mark.anyio
+TRANSLATE = OPERATIONS["doc/translate"]
+ENGLISH = "The BBC said on Monday that the talks had failed."
+JAPANESE = "BBC は 月曜日、 協議が 決裂したと 伝えた。"
+
+
+@pytest.mark.parametrize(
+    ("expected", "source", "text", "final", "verdict"),
+    [
+        # Into a CJK language: a Han or kana character decides at once, Latin words wait for one.
+        ("Japanese", ENGLISH, "BBC", False, None),
+        ("Japanese", ENGLISH, "BBC は", False, True),
+        ("Japanese", ENGLISH, "The BBC", False, None),
+        ("Japanese", ENGLISH, "President Joko Widodoは", False, True),
+        ("Japanese", ENGLISH, "The BBC said on", False, False),
+        ("Japanese", ENGLISH, "月", False, True),
+        ("Chinese", ENGLISH, "The", True, False),
+        ("Chinese", ENGLISH, "2019 年", False, True),
+        ("Chinese", ENGLISH, "2019", False, None),
+        # Into English from Chinese: a Han character is the source's script.
+        ("English", "威尔士语字母w的发音", "威尔", False, False),
+        ("English", "威尔士语字母w的发音", "In this", False, True),
+        # Between English and French: the first complete word.
+        ("French", ENGLISH, "The", False, None),
+        ("French", ENGLISH, "The ", False, False),
+        ("French", ENGLISH, "La BBC", False, True),
+        ("English", "Le président a dit que la France était prête.", "Le président", False, False),
+        # A French result that opens with the source's own first words is the source echoed.
+        ("French", "Elin Jones said the law was ready.", "Elin Jones ", False, None),
+        ("French", "Elin Jones said the law was ready.", "Elin Jones said the ", False, False),
+        ("French", "Elin Jones said the law was ready.", "Elin Jones a dit", False, True),
+        # Not translating: only the script is checked.
+        ("English", ENGLISH, "The", False, True),
+        ("English", ENGLISH, "这是", False, False),
+        ("Chinese", "今天天气很好。", "Today", True, False),
+        ("the same language as the text", "12345", "anything", False, True),
+        ("Japanese", ENGLISH, "", True, True),
+    ],
+)
+def test_the_first_words_decide(
+    expected: str, source: str, text: str, final: bool, verdict: bool | None
+) -> None:
+    assert StartCheck(expected, source).verdict(text, final) is verdict
+
+
+def test_insist_says_it_in_the_language_itself() -> None:
+    messages = TRANSLATE.prompt(ENGLISH, Args({"language": "ja_JP"}))
+    steered = insist(messages, "Japanese")
+    assert [m.role for m in steered] == [m.role for m in messages]
+    assert steered[0].content == f"{messages[0].content}\n\n{INSIST['Japanese']}"
+    assert steered[1:] == messages[1:]  # a line in the user message gets copied into the answer
+    assert insist(messages, "the same language as the text") == messages
+
+
+def service(llm: ScriptedLLM) -> DocumentService:
+    return DocumentService(llm, Settings(cache_bytes=0))
+
+
+async def collect(generation: Generation) -> list[Progress]:
+    try:
+        return [p async for p in generation]
+    finally:
+        await generation.aclose()
+
+
+def prompt_tokens(messages: list[Message]) -> int:
+    return sum(len(pieces(m.content)) for m in messages)
+
+
+async def test_a_wrong_start_is_restarted_before_anything_is_handed_out() -> None:
+    llm = ScriptedLLM(in_turn(ENGLISH, JAPANESE))
+    before = COUNTERS.language_restarts
+    steps = await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "ja_JP"})))
+    assert steps[0].text == "BBC は"  # the very first step is Japanese already
+    assert all(not s.text.startswith("The") for s in steps)
+    assert steps[-1].text == JAPANESE and steps[-1].finish_reason == "stop"
+    assert [s.restarts for s in steps] == [1] * len(steps)
+    assert COUNTERS.language_restarts == before + 1
+    # The English start was stopped at its fourth word, and the restart insisted on Japanese.
+    assert llm.cancelled == 1 and len(llm.calls) == 2
+    assert llm.calls[1][0].content.endswith(INSIST["Japanese"])
+    # Usage counts both prompts and every token generated.
+    assert steps[-1].input_tokens == prompt_tokens(llm.calls[0]) + prompt_tokens(llm.calls[1])
+    assert steps[-1].output_tokens == 4 + len(pieces(JAPANESE))
+
+
+async def test_a_right_start_goes_out_at_the_first_word() -> None:
+    llm = ScriptedLLM(in_turn(JAPANESE))
+    steps = await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "ja_JP"})))
+    assert steps[0].text == "BBC は" and steps[0].output_tokens == 2
+    assert len(llm.calls) == 1 and steps[-1].restarts == 0
+
+
+async def test_a_second_wrong_start_is_kept_not_restarted_forever() -> None:
+    llm = ScriptedLLM(in_turn(ENGLISH, ENGLISH, JAPANESE))
+    steps = await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "ja_JP"})))
+    assert steps[-1].text == ENGLISH and steps[-1].restarts == 1
+    assert len(llm.calls) == 2
+
+
+async def test_a_reply_too_short_to_decide_is_judged_whole() -> None:
+    llm = ScriptedLLM(in_turn("Hello.", "こんにちは。"))
+    steps = await collect(await service(llm).start(TRANSLATE, "Hello.", Args({"language": "ja_JP"})))
+    assert [s.text for s in steps] == ["こんにちは。", "こんにちは。"]
+    assert steps[-1].restarts == 1
+
+
+async def test_every_piece_of_a_long_document_is_guarded() -> None:
+    source = "\n\n".join(f"Paragraph {n} says that the weather was fine today." for n in range(6))
+    llm = ScriptedLLM(in_turn(ENGLISH, "第 一 段。", "第 二 段。"), context_size=300)
+    docs = DocumentService(llm, Settings(cache_bytes=0, max_output_tokens=40))
+    steps = await collect(await docs.start(TRANSLATE, source, Args({"language": "zh_CN"})))
+    final = steps[-1]
+    assert final.chunks == 6 and final.restarts == 1
+    assert "The BBC" not in final.text and final.text.startswith("第 一 段。")
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))

@@ -83,10 +83,12 @@ async def test_stop_string_is_never_shown(llama: LocalLlama) -> None:
 @model
 async def test_closing_stops_the_worker_within_a_token_and_frees_the_model(llama: LocalLlama) -> None:
     before = llama.tokens_after_cancel
+    llama.draft_tokens = 0  # plain decoding: a step is one token
     stream = llama.generate(STORY, Sampling(max_tokens=400))
     for _ in range(3):
         await stream.__anext__()
     await stream.aclose()  # type: ignore[attr-defined]
+    llama.draft_tokens = local._DRAFT_MOST
     # aclose() returns once the worker is done with the model (its thread exits right after).
     assert stopped(llama.worker)
     assert llama.tokens_after_cancel - before <= 1

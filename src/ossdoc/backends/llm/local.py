@@ -8,9 +8,12 @@ reach the event loop through ``call_soon_threadsafe``.
 
 Decoding is speculative (see speculative.py): each step evaluates the last token and up to
 ``draft_tokens`` guesses taken from the prompt in one batch, and samples every position as plain
-decoding would, so the text is plain decoding's, token for token, under greedy and seeded sampling
-alike. The draft length follows the acceptance rate and falls to 0 (plain decoding) where guesses
-do not pay.
+decoding would (same sampler chain, one draw per token), so the text is plain decoding's, token for
+token, under greedy and seeded sampling alike. One caveat is llama.cpp's: it computes a one-token
+batch with another kernel than a batch of several, and the logits differ in their low bits (up to
+0.6 on SmolLM2's Q4_1; any two splits into batches of 2 or more agree bit for bit), so a near-tie
+between two tokens may be broken differently than by plain decoding. The draft length follows the
+acceptance rate and falls to 0 (plain decoding) where guesses do not pay.
 
 The worker is one thread for the model's lifetime: llama.cpp's OpenMP keeps a team of spinning
 helper threads for each thread that computes, and a second team halves the speed (measured on 2
@@ -92,9 +95,7 @@ class LocalLlama:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ossdoc-llama")
         self.worker: Future[None] | None = None  # the current or last generation's work
         self.tokens_after_cancel = 0  # tokens computed after a cancel request (≤ one step's each)
-        self.draft_tokens = draft_tokens
-        # Seconds per decoding step by batch size, shared by generations (the model's, not the text's).
-        self._step_seconds: list[float | None] = [None] * (draft_tokens + 2)
+        self.draft_tokens = max(0, draft_tokens)
         self.drafted = self.accepted = 0  # drafted tokens verified, and those the model agreed with
 
     @property
@@ -206,12 +207,12 @@ class LocalLlama:
         lib, ctx = self._llama_cpp, self.llm._ctx
         text = StopText(sampling.stop)
         drafts = PromptLookup(prompt)
-        length = DraftLength(self.draft_tokens, seconds=self._step_seconds)
+        length = DraftLength(self.draft_tokens)
         produced = [sampler.sample(ctx, -1)]  # the prompt's logits are the last prefill step's
         count = 0
         while True:
             reason: str | None = None
-            for token in produced[:max_tokens]:
+            for token in produced[:max_tokens]:  # (a budget of 0 tokens shows none)
                 if lib.llama_vocab_is_eog(self._vocab, token):
                     reason = "stop"
                     break
@@ -221,7 +222,7 @@ class LocalLlama:
                 if stopped:
                     reason = "stop"
                     break
-            if reason is None and count >= max_tokens:  # (a budget of 0 tokens shows none)
+            if reason is None and count >= max_tokens:
                 reason = "length"
             if reason is not None:
                 break
@@ -231,9 +232,7 @@ class LocalLlama:
             drafts.extend(produced)
             guess = drafts.draft(length.most)
             k = min(length.choose(len(guess)), max_tokens - count - 1)
-            began = time.perf_counter()
             produced = self._verify([produced[-1], *guess[:k]], sampler)
-            length.timed(k + 1, time.perf_counter() - began)
             length.scored(guess, produced)
             self.drafted += k
             self.accepted += len(produced) - 1

@@ -48,34 +48,29 @@ class PromptLookup:
 
 
 class DraftLength:
-    """How many drafted tokens to verify in the next step, from the measured acceptance rate and the
-    measured cost of a longer verification batch.
+    """How many drafted tokens to verify in the next step, from the measured acceptance rate.
 
-    A batch of 1 + k tokens costs ``r(k)`` single-token steps and yields on average
-    ``(1 - a^(k+1)) / (1 - a)`` tokens, ``a`` being the chance that a drafted token is right given
-    that those before it were. The length chosen maximises tokens per unit of time, and is 0 (plain
-    decoding) unless a draft is expected to pay by a margin: an operation whose drafts are mostly
-    wrong (a translation into another script) decodes at plain speed. The acceptance rate is learnt
-    from every draft, verified or not: a draft not sent to the model is scored against the tokens
-    that the model then produced, so a length of 0 does not stop the learning."""
+    A batch of 1 + k tokens costs ``1 + EXTRA * k`` single-token steps (a CPU's batch of a few
+    tokens reads the weights once) and yields on average ``(1 - a^(k+1)) / (1 - a)`` tokens, ``a``
+    being the chance that a drafted token is right given that those before it were. The length
+    chosen maximises tokens per unit of time, and is 0 (plain decoding) unless a draft is expected
+    to pay by a margin: an operation whose drafts are mostly wrong (a translation into another
+    script) decodes at plain speed. The acceptance rate is learnt from every draft, verified or
+    not: a draft not sent to the model is scored against the tokens that the model then produced,
+    so a length of 0 does not stop the learning.
 
-    def __init__(
-        self,
-        most: int,
-        seconds: list[float | None] | None = None,
-        *,
-        prior: float = 0.5,
-        weight: float = 4.0,
-        margin: float = 0.03,
-    ) -> None:
+    The choice depends on the tokens alone, never on timings: llama.cpp computes a batch of one
+    token with another kernel than a batch of several (logits differ in the last bits), so a
+    choice that followed the machine's load would make greedy output vary from run to run."""
+
+    EXTRA = 0.15  # cost of one more token in a verification batch, in single-token steps
+
+    def __init__(self, most: int, *, prior: float = 0.5, weight: float = 4.0, margin: float = 0.03) -> None:
         self.most = most
         self.margin = margin
         # Acceptance counts with exponential forgetting, starting from ``weight`` pseudo-observations.
         self.right = prior * weight
         self.wrong = (1 - prior) * weight
-        # Seconds per verification step by batch size, a moving average (index 0 unused), kept by
-        # the caller across generations of one model.
-        self.seconds: list[float | None] = [None] * (most + 2) if seconds is None else seconds
 
     @property
     def acceptance(self) -> float:
@@ -89,23 +84,10 @@ class DraftLength:
         a = min(self.acceptance, 0.999)
         best, best_gain = 0, 1.0 + self.margin
         for k in range(1, k_max + 1):
-            gain = (1 - a ** (k + 1)) / (1 - a) / self.cost(k)
+            gain = (1 - a ** (k + 1)) / (1 - a) / (1 + self.EXTRA * k)
             if gain > best_gain:
                 best, best_gain = k, gain
         return best
-
-    def cost(self, k: int) -> float:
-        """Time of a step verifying ``k`` drafted tokens, in single-token steps."""
-        one, this = self.seconds[1], self.seconds[k + 1]
-        if one is None or this is None:
-            # Not measured yet: assume each extra token costs a tenth of a step (a CPU's batch of a
-            # few tokens reads the weights once, so costs far less than as many steps).
-            return 1.0 + 0.1 * k
-        return max(this / one, 1.0)
-
-    def timed(self, batch: int, seconds: float) -> None:
-        old = self.seconds[batch]
-        self.seconds[batch] = seconds if old is None else 0.8 * old + 0.2 * seconds
 
     def scored(self, draft: Sequence[int], produced: Sequence[int]) -> None:
         """Learn from a draft and the tokens the model produced in its place (``draft`` may have

@@ -119,7 +119,7 @@ def main() -> None:
         f"{args.threads} threads, doc/translate en→zh of {len(TEXT)} characters, {args.tokens} tokens, "
         f"greedy, plain decoding; median (min-max) of {args.rounds} rounds; x = per-round ratio to {base}"
     )
-    head = f"{'preset':<22}{'decode tok/s':>22}{'first token s':>22}{'prompt':>8}"
+    head = f"{'preset':<22}{'decode tok/s':>24}{'first token s':>24}{'prompt':>8}"
     print(head + f"{'idle RSS MB':>13}{'install MB':>12}")
     for preset, runs in results.items():
 
@@ -127,11 +127,11 @@ def main() -> None:
             values = [r[field] for r in runs]
             ratio = statistics.median(r[field] / b[field] for r, b in zip(runs, results[base], strict=True))
             spread = f"{min(values):.1f}-{max(values):.1f}"
-            return f"{statistics.median(values):.1f} ({spread}) x{ratio:.2f}"
+            return f"  {statistics.median(values):.1f} ({spread}) x{ratio:.2f}"
 
         rss = statistics.median(r["rss_mb"] for r in runs)
         print(
-            f"{preset:<22}{cell('decode'):>22}{cell('first'):>22}{int(runs[0]['prompt']):>8}"
+            f"{preset:<22}{cell('decode'):>24}{cell('first'):>24}{int(runs[0]['prompt']):>8}"
             f"{rss:>13.0f}{install_mb(preset):>12.0f}"
         )
 

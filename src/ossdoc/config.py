@@ -34,6 +34,9 @@ class Settings:
     # fsync every object before acknowledging it. Off, a process crash still loses nothing
     # acknowledged (the page cache survives it); a power cut may lose the last writes.
     fsync: bool = True
+    # Compact the object database (give back the space of deleted small objects) once this much of
+    # it, and a quarter of it, is free.
+    compact_bytes: int = 16 * 1024 * 1024
     # Document processing.
     llm: str = "local"  # local | openai | fake
     model: str = "qwen2.5-coder-0.5b"  # preset name or path to a GGUF file
@@ -45,6 +48,14 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = ""
     openai_model: str = ""
+    # A model server that sends no token for this long is taken as hung. Before the first token,
+    # silence is tolerated while the server answers a health check (a long prompt), up to
+    # llm_first_token_seconds.
+    llm_stall_seconds: int = 60
+    llm_first_token_seconds: int = 600
+    # Generations run at once: 0 chooses by backend (1 for local and fake, 4 for openai: a server
+    # such as vLLM or llama.cpp's with --parallel batches requests).
+    model_slots: int = 0
     # With several servers in openai_base_url (comma-separated): the streams each may serve at once.
     openai_streams: int = 4
     max_content_bytes: int = 19_500
@@ -58,12 +69,15 @@ class Settings:
     # Asynchronous tasks (x-oss-async-process) run at once: more than one helps only with a
     # model server that serves several requests together.
     task_workers: int = 1
+    # Times an asynchronous task is retried when the model backend is unavailable (with backoff).
+    task_retries: int = 5
     # A document event stream can be resumed (Last-Event-ID) this long after it started, while its
     # journal (the last event and the generation's state) stays under this many bytes.
     resume_seconds: int = 600
     resume_bytes: int = 1024 * 1024
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
+    log_format: str = "plain"  # plain | json (one JSON object per line, one line per request)
 
     @property
     def endpoint(self) -> str:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from ossdoc.backends.llm import LLMBackend, create_backend
+from starlette.routing import Mount, Router
+
+from ossdoc.backends.llm import LLMBackend, create_backend, model_slots
 from ossdoc.backends.state.admission import SQLiteAdmission
 from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.storage.local import LocalStorage
+from ossdoc.backends.storage.maintenance import Tuning
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
+from ossdoc.console import create_console
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
+from ossdoc.observability import logs, metrics
+from ossdoc.observability.access import Observer
+from ossdoc.observability.routes import routes as observability_routes
 from ossdoc.runtime import shared
 from ossdoc.runtime.model_client import model_client
 from ossdoc.runtime.serve import ModelEndpoint, supervise
@@ -37,11 +45,13 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            store = ObjectStore(await LocalStorage.open(settings.data / "objects", settings.fsync))
+            tuning = Tuning(compact_bytes=settings.compact_bytes)
+            local = await LocalStorage.open(settings.data / "objects", settings.fsync, tuning=tuning)
+            store = ObjectStore(local)
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             if model is not None:
-                backend: LLMBackend = model_client(model)
+                backend: LLMBackend = model_client(model, settings)
             else:
                 backend = await asyncio.to_thread(create_backend, settings, settings.data)
             stack.push_async_callback(backend.close)
@@ -50,7 +60,8 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             stack.callback(cache.close)
             admission = SQLiteAdmission(shared.admission_path(settings.data))
             stack.callback(admission.close)
-            docs = DocumentService(backend, settings, cache=cache, admission=admission)
+            slots = model_slots(settings)
+            docs = DocumentService(backend, settings, slots=slots, cache=cache, admission=admission)
             streams = StreamJournal(
                 shared.streams_path(settings.data),
                 ttl=settings.resume_seconds,
@@ -60,9 +71,12 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             task_store = await SQLiteTaskStore.open(shared.tasks_path(settings.data), settings.fsync)
             stack.push_async_callback(task_store.close)
             execute = executor(docs, store, settings.max_document_bytes)
-            tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
+            tasks = TaskRunner(
+                task_store, execute, workers=settings.task_workers, retries=settings.task_retries
+            )
             await tasks.start()
             stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
+            stack.callback(observer.close)
             yield AppState(
                 settings=settings,
                 keys=keys,
@@ -73,7 +87,12 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
                 streams=streams,
             )
 
-    return OSSApp(router, lifespan)
+    observer = Observer(router, settings.data)
+    app = OSSApp(router, lifespan, observer=observer)
+    # Under /-/: health, metrics and usage, then the web console for every other path.
+    extra = [*observability_routes(lambda: app.state, settings.data, observer)]
+    app.extra = Router([*extra, Mount("", app=create_console(lambda: app.state))])
+    return app
 
 
 def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
@@ -81,8 +100,10 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
     lines = [
         f"ossdoc listening on http://{settings.host}:{settings.port} with {settings.workers} worker(s) "
         f"(data in {settings.data.resolve()}, "
-        f"region {settings.region}, access key id {keys.keys[0].id}, model backend {settings.llm})"
+        f"region {settings.region}, access key id {keys.keys[0].id if keys.keys else '(none)'}, "
+        f"model backend {settings.llm})"
     ]
+    lines.append(f"web console: http://{settings.host}:{settings.port}/-/")
     if generated is not None:
         # Shown this once: afterwards the secret is only in the keys file (mode 0600).
         lines.append(
@@ -93,10 +114,13 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-    )
-    keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
-    announce(settings, keys, generated)
-    return supervise(settings, keys)
+    logs.configure(settings.log_level, settings.log_format)
+    # Before any worker starts: the directory where every worker's metrics are summed.
+    metrics_dir = shared.metrics_path()
+    metrics.prepare(metrics_dir)
+    try:
+        keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
+        announce(settings, keys, generated)
+        return supervise(settings, keys)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

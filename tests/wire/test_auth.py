@@ -29,7 +29,7 @@ from ossdoc.wire import addressing, auth_subresources
 from ossdoc.wire.auth import SignedRequest, authenticate
 
 KEY_ID, SECRET, REGION = "LTAIunittest", "unit-test-secret", "cn-hangzhou"
-KEYS = KeyRing([AccessKey(KEY_ID, SECRET), AccessKey("LTAIother", "other-secret")])
+KEYS = KeyRing.fixed([AccessKey(KEY_ID, SECRET), AccessKey("LTAIother", "other-secret")])
 BASE_DOMAIN = "localhost"
 ENDPOINT = "http://localhost:9000"  # virtual-hosted: bkt.localhost:9000
 BUCKET_URL = "http://bkt.localhost:9000"

@@ -147,7 +147,7 @@ def test_a_failing_task_reports_its_error(server: RunningServer) -> None:
         ),
         (f"doc/nothing,content_{b64('x')}|sys/saveas,o_{enc('o')}", "k", 400, "InvalidArgument"),
         (f"doc/summarize,content_{b64('x')}|sys/saveas,o_{enc('o.docx')}", "k", 400, "InvalidArgument"),
-        (f"doc/summarize,content_{b64('x')}|sys/resize,w_10", "k", 501, "NotImplemented"),
+        (f"doc/summarize,content_{b64('x')}|sys/resize,w_10", "k", 400, "InvalidArgument"),
     ],
 )
 def test_bad_submissions_are_refused_and_queue_nothing(

@@ -54,7 +54,7 @@ def test_saveas_into_another_bucket(server: RunningServer, bucket: oss2.Bucket) 
         (f"|sys/saveas,o_{enc('k')},b_{enc('no-such-bucket-here')}", 404, "NoSuchBucket"),
         (f"|sys/saveas,o_{enc('k')},b_{enc('Bad_Name')}", 400, "InvalidBucketName"),
         (f"|sys/saveas,o_{enc('/leading')}", 400, "InvalidObjectName"),
-        (f"|image/resize,w_100|sys/saveas,o_{enc('k')}", 501, "NotImplemented"),
+        (f"|image/resize,w_100|sys/saveas,o_{enc('k')}", 400, "InvalidArgument"),
         (f",format_event-stream|sys/saveas,o_{enc('k')}", 400, "InvalidArgument"),
     ],
 )

@@ -30,14 +30,16 @@ def test_project_routes() -> None:
     assert router.resolve("GET", "service", set()).handler.__name__ == "list_buckets"
 
 
-def test_unconfigured_bucket_feature_answers_like_oss() -> None:
-    with pytest.raises(errors.OSSError) as info:
-        router.resolve("GET", "bucket", {"lifecycle"})
-    assert (info.value.status, info.value.code) == (404, "NoSuchLifecycle")
+def test_reads_of_features_ossdoc_lacks_have_routes() -> None:
+    # routes/defaults.py answers them as OSS answers a bucket that never used the feature
+    for scope, subresource in [("bucket", "lifecycle"), ("bucket", "live"), ("object", "symlink")]:
+        assert router.resolve("GET", scope, {subresource}).subresource == subresource  # type: ignore[arg-type]
+    assert router.resolve("GET", "bucket", {"versions"}).handler.__name__ == "list_object_versions"
 
 
 @pytest.mark.parametrize(
-    ("method", "scope", "query"), [("PUT", "bucket", {"lifecycle"}), ("GET", "object", {"symlink"})]
+    ("method", "scope", "query"),
+    [("PUT", "bucket", {"lifecycle"}), ("PUT", "bucket", {"tagging"}), ("PUT", "object", {"symlink"})],
 )
 def test_unimplemented_features(method: str, scope: str, query: set[str]) -> None:
     with pytest.raises(errors.OSSError) as info:

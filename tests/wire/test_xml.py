@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from ossdoc import errors
@@ -47,3 +49,36 @@ def test_lenient_parse_keeps_control_characters() -> None:
 def test_encode_key() -> None:
     assert xml.encode_key("a b/中", "url") == "a%20b/%E4%B8%AD"
     assert xml.encode_key("a b", None) == "a b"
+
+
+def test_error_body_carries_what_xml_cannot() -> None:
+    key = "a\x00b\x01c\x1f\ud800d\ufffe\ttab\r\n\u4e2d"
+    body = xml.error_body(errors.NoSuchKey(Key=key), "RID", "h\x07ost")
+    root = ET.fromstring(body)
+    assert root.findtext("Key") == "a%00b%01c%1F%uD800d%uFFFE\ttab\n\u4e2d"  # (XML reads \r\n as \n)
+    assert root.findtext("HostId") == "h%07ost"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0" encoding="GBK"?><Tagging/>',
+        b"<?xml version='1.0' encoding='latin-1'?><Tagging/>",
+        b"<Tagging><TagSet><Tag><Key>\xff</Key></Tag></TagSet></Tagging>",
+        b"<Tagging>\xe4\xb8</Tagging>",
+    ],
+)
+def test_documents_not_in_utf8_are_malformed(body: bytes) -> None:
+    with pytest.raises(errors.MalformedXML):
+        xml.parse(body)
+    with pytest.raises(errors.MalformedXML):
+        xml.parse_lenient(body)
+
+
+def test_utf8_declarations_are_fine() -> None:
+    for declaration in (
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b"<?xml version='1.0' encoding='utf-8'?>",
+        b"",
+    ):
+        assert xml.parse(declaration + "<Tagging>\u4e2d</Tagging>".encode()).text == "\u4e2d"

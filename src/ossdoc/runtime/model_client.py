@@ -13,6 +13,7 @@ import httpx
 from ossdoc.backends.llm.openai import OpenAICompatible
 
 if TYPE_CHECKING:
+    from ossdoc.config import Settings
     from ossdoc.runtime.serve import ModelEndpoint
 
 log = logging.getLogger("ossdoc.llm")
@@ -35,10 +36,12 @@ class _WaitForService(httpx.AsyncHTTPTransport):
                 delay = min(2 * delay, 1.0)
 
 
-def model_client(endpoint: ModelEndpoint) -> OpenAICompatible:
+def model_client(endpoint: ModelEndpoint, settings: Settings) -> OpenAICompatible:
     return OpenAICompatible(
         "http://ossdoc-model/v1",
         context_size=endpoint.info.context_size,
+        stall_seconds=settings.llm_stall_seconds,
+        first_token_seconds=settings.llm_first_token_seconds,
         transport=_WaitForService(uds=str(endpoint.socket)),
         info=endpoint.info,
     )

@@ -100,6 +100,7 @@ def run_model_service(settings: Settings, path: Path, socket_path: Path | None) 
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=5,
     )
     _run_quietly(uvicorn.Server(config), None)
@@ -113,6 +114,7 @@ def run_worker(
     model: ModelEndpoint | None,
 ) -> None:
     from ossdoc.server import create_app
+    from ossdoc.wire.protocol import OSSHttpToolsProtocol
 
     for other in others:  # the other workers' sockets: inherited by the fork, not ours to serve
         other.close()
@@ -120,12 +122,13 @@ def run_worker(
     config = uvicorn.Config(
         create_app(settings, keys, model=model),
         loop="uvloop",
-        http="httptools",
+        http=OSSHttpToolsProtocol,  # OSS XML errors for requests that are not HTTP
         lifespan="on",
         server_header=False,
         date_header=False,
         log_level=settings.log_level,
         access_log=False,
+        log_config=None,  # logging as logs.configure set it (plain or JSON)
         timeout_graceful_shutdown=int(GRACE_SECONDS),
     )
     _run_quietly(uvicorn.Server(config), listener)

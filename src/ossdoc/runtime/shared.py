@@ -4,11 +4,13 @@ start, and take back what a worker that died held."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 from ossdoc.backends.state import admission, owner_prefix
 from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.tasks.sqlite import expire_leases
+from ossdoc.observability import metrics
 
 log = logging.getLogger("ossdoc.supervisor")
 
@@ -19,6 +21,14 @@ def admission_path(data: Path) -> Path:
 
 def tasks_path(data: Path) -> Path:
     return data / "tasks.sqlite3"
+
+
+def metrics_path() -> Path:
+    """Where the workers' metrics live: memory-mapped files that grow as label sets appear, so never
+    on the data dir's filesystem (once that is full, touching a new page of them would kill the
+    worker with SIGBUS), but in memory (/dev/shm) where there is one. Unique to this server."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="ossdoc-metrics-", dir=shm if shm.is_dir() else None))
 
 
 def streams_path(data: Path) -> Path:
@@ -40,6 +50,7 @@ def worker_exited(data: Path, pid: int) -> None:
         admission.forget(admission_path(data), pid)
         expire_leases(tasks_path(data), owner_prefix(pid))
         _stop_streams(data, owner_prefix(pid))
+        metrics.worker_exited(pid)
     except Exception:  # the supervisor must go on whatever happens here
         log.exception("could not reclaim what worker %d held", pid)
 

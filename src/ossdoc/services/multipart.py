@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ossdoc import crc64, errors
 from ossdoc.backends.storage.base import Check, ObjectMeta, ObjectRecord, Part, Upload
@@ -123,6 +123,61 @@ class Multipart:
     async def uploads(
         self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
     ) -> tuple[list[Upload], bool]:
+        page = await self.list_uploads(bucket, prefix, "", key_marker, upload_id_marker, max_uploads)
+        return page.uploads, page.truncated
+
+    async def list_uploads(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, upload_id_marker: str, limit: int
+    ) -> UploadListing:
+        """One page of ListMultipartUploads: uploads by key, then upload ID (initiation order), and
+        keys sharing a prefix up to ``delimiter`` as one common prefix, ``limit`` entries in all."""
         await self.store.bucket(bucket)
-        found = await self.backend.list_uploads(bucket, prefix, key_marker, upload_id_marker, max_uploads + 1)
-        return found[:max_uploads], len(found) > max_uploads
+        page = UploadListing()
+        after_key, after_id = key_marker, upload_id_marker
+        while True:
+            batch = await self.backend.list_uploads(
+                bucket, prefix, after_key, after_id, limit - page.count + 1
+            )
+            for upload in batch:
+                common = _common_prefix(upload.key, prefix, delimiter)
+                if common is not None and common <= key_marker:
+                    after_key, after_id = common + _PAST, ""  # listed on an earlier page
+                    break
+                if page.count == limit:
+                    page.truncated = True
+                    return page
+                if common is None:
+                    page.uploads.append(upload)
+                    page.next_key_marker, page.next_upload_id_marker = upload.key, upload.upload_id
+                    after_key, after_id = upload.key, upload.upload_id
+                    continue
+                page.prefixes.append(common)
+                page.next_key_marker, page.next_upload_id_marker = common, ""
+                after_key, after_id = common + _PAST, ""
+                break  # re-query past every upload under this prefix
+            else:
+                return page  # the backend had no more
+
+
+# Past every key that starts with a prefix: no key holds a character above U+10FFFF.
+_PAST = "\U0010ffff"
+
+
+@dataclass
+class UploadListing:
+    uploads: list[Upload] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    next_key_marker: str = ""
+    next_upload_id_marker: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.uploads) + len(self.prefixes)
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    index = key.find(delimiter, len(prefix))
+    return None if index < 0 else key[: index + len(delimiter)]

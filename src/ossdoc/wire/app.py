@@ -15,6 +15,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ossdoc import errors
+from ossdoc.observability import access
+from ossdoc.observability.access import Observer
 from ossdoc.wire import addressing, xml
 from ossdoc.wire.auth import SignedRequest, authenticate
 from ossdoc.wire.conditions import http_date
@@ -31,10 +33,11 @@ class OSSApp:
     """Every path is an OSS resource, except ``/-/…`` (not a valid bucket name), kept for the
     console and health checks."""
 
-    def __init__(self, router: Router, lifespan: Lifespan, extra: Any = None) -> None:
+    def __init__(self, router: Router, lifespan: Lifespan, extra: Any = None, observer: Any = None) -> None:
         self.router = router
         self.lifespan = lifespan
         self.extra = extra  # ASGI app for /-/ paths
+        self.observer: Observer | None = observer  # metrics, usage and a log line per request
         self.state: AppState | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,8 +50,16 @@ class OSSApp:
             await self.extra(scope, receive, send)
             return
         assert self.state is not None, "lifespan not run"
-        response = await self.handle(Request(scope, receive), self.state)
-        await response(scope, receive, send)
+        if self.observer is None:
+            response = await self.handle(Request(scope, receive), self.state)
+            await response(scope, receive, send)
+            return
+        exchange = self.observer.exchange(receive, send)
+        try:
+            response = await self.handle(Request(scope, exchange.receive), self.state)
+            await response(scope, exchange.receive, exchange.send)
+        finally:
+            exchange.finish(scope)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -69,13 +80,18 @@ class OSSApp:
 
     async def handle(self, request: Request, state: AppState) -> Response:
         ctx = Context(request, state, None, None)
+        request.scope[access.CONTEXT] = ctx
         try:
             response = await self._dispatch(ctx)
         except errors.OSSError as err:
             response = error_response(ctx, err)
-        except Exception:
-            log.exception("internal error on %s %s", request.method, request.url.path)
-            response = error_response(ctx, errors.InternalError())
+        except Exception as exc:
+            full = errors.storage_full(exc)
+            if full is None:
+                log.exception("internal error on %s %s", request.method, request.url.path)
+            else:
+                log.warning("storage full on %s %s: %s", request.method, request.url.path, exc)
+            response = error_response(ctx, full or errors.InternalError())
         response.headers.setdefault("x-oss-request-id", ctx.request_id)
         response.headers["Server"] = "AliyunOSS"
         response.headers.setdefault("Date", http_date())
@@ -108,6 +124,7 @@ class OSSApp:
         target: Target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
         method = ctx.method
         route = self.router.resolve(method, target, {name for name, _ in query})
+        scope[access.ROUTE] = route
         if ctx.key is not None:
             addressing.validate_key(ctx.key)
         if ctx.principal is None:

@@ -19,6 +19,17 @@ MAX_USER_META_BYTES = 8 * 1024
 MAX_TAGS = 10
 
 
+def response_value(name: str, value: str) -> str:
+    """A client-chosen value (``response-content-disposition`` and the like) fit to send as a
+    header. CR, LF and other controls would split or corrupt the reply: refused. Text beyond
+    Latin-1 (a UTF-8 file name) goes out as its UTF-8 bytes, which is what the client sent."""
+    if any((ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F for char in value):
+        raise errors.InvalidArgument(
+            f"The value of {name} holds characters not allowed in an HTTP header.", ArgumentName=name
+        )
+    return value.encode("utf-8", errors="surrogateescape").decode("latin-1")
+
+
 def guess_content_type(key: str) -> str:
     guessed, _ = mimetypes.guess_type(key, strict=False)
     return guessed or "application/octet-stream"

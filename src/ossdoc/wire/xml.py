@@ -14,6 +14,18 @@ from ossdoc import errors
 
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 XmlValue = str | int | None | Iterable[Any] | Mapping[str, Any]
+# What XML 1.0 cannot carry, even escaped: most C0 controls, lone surrogates (from undecodable
+# bytes), U+FFFE and U+FFFF.
+_UNCARRIABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+
+
+def safe_text(value: str) -> str:
+    """``value`` as XML text: characters XML cannot carry become ``%XX`` (``%uXXXX`` past a byte),
+    so an error that echoes a key, header or parameter stays well-formed and shows what was sent."""
+    return _UNCARRIABLE.sub(
+        lambda m: f"%{ord(m.group()):02X}" if ord(m.group()) < 0x100 else f"%u{ord(m.group()):04X}", value
+    )
 
 
 def element(tag: str, children: Mapping[str, Any] | None = None, text: str | None = None) -> ET.Element:
@@ -21,7 +33,7 @@ def element(tag: str, children: Mapping[str, Any] | None = None, text: str | Non
     a list repeats the tag, None is skipped."""
     node = ET.Element(tag)
     if text is not None:
-        node.text = text
+        node.text = safe_text(text)
     for name, value in (children or {}).items():
         append(node, name, value)
     return node
@@ -40,7 +52,7 @@ def append(parent: ET.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         ET.SubElement(parent, name).text = "true" if value else "false"
     else:
-        ET.SubElement(parent, name).text = str(value)
+        ET.SubElement(parent, name).text = safe_text(str(value))
 
 
 def to_bytes(root: ET.Element) -> bytes:
@@ -65,7 +77,15 @@ def encode_key(value: str, encoding_type: str | None) -> str:
 
 
 def parse(body: bytes) -> ET.Element:
-    """Parse a client document; entity expansion and DTDs are refused."""
+    """Parse a client document; entity expansion and DTDs are refused. OSS documents are UTF-8:
+    another declared encoding, or bytes that are not UTF-8, are malformed."""
+    declared = _DECLARED_ENCODING.match(body)
+    if declared and declared.group(1).strip().lower() != b"utf-8":
+        raise errors.MalformedXML("The XML you provided must be encoded in UTF-8.")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise errors.MalformedXML("The XML you provided is not valid UTF-8.") from exc
     try:
         root: ET.Element = SafeET.fromstring(body)
     except Exception as exc:  # ParseError, DTDForbidden, EntitiesForbidden, ...
@@ -81,7 +101,10 @@ _PLACEHOLDER_BASE = 0xF0000  # Supplementary Private Use Area-A
 
 
 def parse_lenient(body: bytes) -> tuple[ET.Element, dict[str, str]]:
-    text = body.decode("utf-8", errors="strict") if body else ""
+    try:
+        document = body.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise errors.MalformedXML("The XML you provided is not valid UTF-8.") from exc
     mapping: dict[str, str] = {}
 
     def swap(match: re.Match[str]) -> str:
@@ -89,7 +112,7 @@ def parse_lenient(body: bytes) -> tuple[ET.Element, dict[str, str]]:
         mapping[placeholder] = match.group()
         return placeholder
 
-    return parse(_INVALID_XML_CHARS.sub(swap, text).encode()), mapping
+    return parse(_INVALID_XML_CHARS.sub(swap, document).encode()), mapping
 
 
 def restore(text: str, mapping: Mapping[str, str]) -> str:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ossdoc.backends.storage import LocalStorage
-from ossdoc.backends.storage import local as local_module
+from ossdoc.backends.storage import LocalStorage, maintenance
 from ossdoc.backends.storage.base import Bucket, ObjectMeta, ObjectRecord
 
 pytestmark = pytest.mark.anyio
@@ -32,16 +31,23 @@ def _blob_files(root: Path) -> set[str]:
     return {path.name for path in (root / "blobs").glob("*/*")}
 
 
+def _tmp_entries(store: LocalStorage) -> set[str]:
+    """What is in tmp/ besides the store's own staging directory and its lock."""
+    own = store._presence.owner
+    return {p.name for p in (store.root / "tmp").iterdir()} - {own, f"{own}.lock"}
+
+
 @pytest.fixture(params=[True, False], ids=["fsync", "nofsync"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalStorage]:
-    opened = await LocalStorage.open(tmp_path, fsync=request.param)
+    # Every body in a file: these tests are about blob files (small bodies: test_inline.py).
+    opened = await LocalStorage.open(tmp_path, fsync=request.param, inline_bytes=0)
     await opened.create_bucket(Bucket("b1", 1.0))
     yield opened
     await opened.close()
 
 
 async def test_reopen_keeps_data_and_sweeps_leftovers(tmp_path: Path) -> None:
-    store = LocalStorage(tmp_path)
+    store = LocalStorage(tmp_path, inline_bytes=0)
     await store.create_bucket(Bucket("b1", 1.0))
     blob = await store.stage(_body(b"kept"))
     await store.commit_object(
@@ -62,8 +68,9 @@ async def test_reopen_keeps_data_and_sweeps_leftovers(tmp_path: Path) -> None:
     assert await store.list_parts(upload) == [part]
     assert _blob_files(tmp_path) == {blob.blob_id, part.blob_id}
     assert not store.blob_path(orphan.blob_id).exists()
-    assert list((tmp_path / "tmp").iterdir()) == []
+    assert _tmp_entries(store) == set()
     await store.close()
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 async def test_layout_and_schema(store: LocalStorage) -> None:
@@ -174,7 +181,7 @@ async def test_cancelled_stage_leaves_no_files(store: LocalStorage) -> None:
 async def _until_no_leftovers(store: LocalStorage) -> None:
     # A cancelled write's file is deleted once its worker thread lets go of the descriptor.
     for _ in range(200):
-        if not any((store.root / "tmp").iterdir()) and not _blob_files(store.root):
+        if not any(store._presence.staging.iterdir()) and not _blob_files(store.root):
             return
         await asyncio.sleep(0.01)
     raise AssertionError("temporary or blob files left behind")
@@ -196,16 +203,8 @@ async def test_staging_memory_stays_flat(store: LocalStorage) -> None:
 
 
 async def test_wal_is_checkpointed_off_the_loop(store: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Path] = []
-    real = local_module.sql.checkpoint
-
-    def spy(path: Path) -> None:
-        calls.append(path)
-        real(path)
-
-    monkeypatch.setattr(local_module, "CHECKPOINT_EVERY", 10)
-    monkeypatch.setattr(local_module.sql, "checkpoint", spy)
+    monkeypatch.setattr(maintenance, "CHECKPOINT_EVERY", 10)
     for n in range(40):
         await _put(store, f"k{n % 3}", b"x" * 100)
-        await asyncio.sleep(0)
-    assert calls and calls[0] == store.root / "meta.sqlite3"
+    await store.settle()  # a round of upkeep on the maintenance thread, if none ran meanwhile
+    assert store._maintenance.checkpoints >= 1

@@ -70,9 +70,9 @@ def test_saveas_is_the_one_chained_step() -> None:
     assert parsed.save_as is not None
     assert (parsed.save_as.key, parsed.save_as.bucket) == ("out.txt", "bucket")
     assert split("doc/polish|sys/saveas,o_eA").save_as.bucket is None  # type: ignore[union-attr]
-    with pytest.raises(errors.NotImplementedError_):
+    with pytest.raises(errors.InvalidArgument):
         split("doc/translate,language_en_US|image/resize,w_1")
-    with pytest.raises(errors.NotImplementedError_):
+    with pytest.raises(errors.InvalidArgument):
         split("doc/polish|sys/saveas,o_eA|sys/saveas,o_eA")
 
 

@@ -112,7 +112,8 @@ async def test_an_unavailable_backend_is_retried_then_fails(cleanup: list[TaskRu
     cleanup.append(runner)
     failed = await until(runner, (await runner.submit("b", "k", PROCESS, "r")).task_id, "Failed")
     assert failed.error_code == "ServiceUnavailable"
-    assert len(script.calls) == tasks_module.BACKEND_RETRIES + 1
+    assert failed.error_message == "The model backend is unavailable: refused (gave up after 6 attempts)"
+    assert len(script.calls) == runner.retries + 1 == 6
 
 
 async def test_tasks_run_one_after_another_in_order(cleanup: list[TaskRunner]) -> None:

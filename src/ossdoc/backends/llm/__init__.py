@@ -18,6 +18,7 @@ __all__ = [
     "Sampling",
     "ScriptedLLM",
     "create_backend",
+    "model_slots",
 ]
 
 
@@ -41,13 +42,15 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
                 api_key=settings.openai_api_key,
                 model=settings.openai_model,
                 context_size=settings.context_size,
+                stall_seconds=settings.llm_stall_seconds,
+                first_token_seconds=settings.llm_first_token_seconds,
             )
             for url in urls
         ]
         if len(servers) == 1:
             return servers[0]
         return ModelPool(
-            [(url, s, s.healthy) for url, s in zip(urls, servers, strict=True)], limit=settings.openai_streams
+            [(url, s, s.alive) for url, s in zip(urls, servers, strict=True)], limit=settings.openai_streams
         )
     if settings.llm == "local":
         from ossdoc.backends.llm.local import LocalLlama
@@ -62,3 +65,14 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
             draft_tokens=settings.draft_tokens,
         )
     raise LLMError(f"unknown LLM backend {settings.llm!r} (local, openai or fake)")
+
+
+def model_slots(settings: Settings) -> int:
+    """Generations to run at once: the setting, or by backend (a server may batch requests; an
+    embedded model has one context)."""
+    if settings.model_slots > 0:
+        return settings.model_slots
+    if settings.llm == "openai":  # a pool: each of its servers serves openai_streams at once
+        servers = [url for url in settings.openai_base_url.split(",") if url.strip()]
+        return max(1, len(servers)) * settings.openai_streams
+    return 1

@@ -4,7 +4,7 @@ SGLang (or their routers), Ollama, or the model services of other ossdoc machine
 - A generation goes to the least-loaded endpoint (its streams in flight), round-robin among equals,
   and never past an endpoint's own limit: when every endpoint is full it waits for a place.
 - A circuit breaker takes an endpoint that keeps failing out of rotation; a health check probes it
-  (``GET <base>/models``) until it answers, and puts it back.
+  (``GET /health``: any answer in time) until it answers, and puts it back.
 - An endpoint that fails before the first token is left for another (each is tried once); one that
   fails after it cannot be replaced without a second generation, so the error goes to the client.
 

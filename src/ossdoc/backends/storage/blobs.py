@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 
@@ -15,8 +16,19 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+_last_upload_ns = 0
+_upload_id_lock = threading.Lock()
+
+
 def new_upload_id() -> str:
-    return secrets.token_hex(16).upper()
+    """32 upper-case hex digits like OSS's. The first 16 are the initiation time in nanoseconds
+    (strictly increasing within a process), the rest random: IDs sort in initiation order, which is
+    the order ListMultipartUploads gives the uploads of one key, across worker processes too."""
+    global _last_upload_ns
+    with _upload_id_lock:
+        _last_upload_ns = max(time.time_ns(), _last_upload_ns + 1)
+        stamp = _last_upload_ns
+    return f"{stamp:016X}{secrets.token_hex(8).upper()}"
 
 
 def appendable_etag(crc: int, size: int) -> str:

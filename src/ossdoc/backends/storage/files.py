@@ -148,29 +148,40 @@ def _abort_when_done(writer: BlobWriter, futures: list[asyncio.Future[None]], fi
 
 
 class BlobReader:
-    """Streams byte ranges of blob files as an async iterator of chunks.
+    """Streams byte ranges of blob files, and bodies already in memory, as an async iterator of chunks.
 
     Every file is opened at construction, so an unlink by a concurrent overwrite or delete cannot
     cut the stream short; the descriptors are closed at the end, on ``aclose`` or when dropped."""
 
-    def __init__(self, pieces: list[tuple[Path, int, int]]) -> None:
-        self._open: list[tuple[int, int, int]] = []
+    def __init__(self, pieces: list[tuple[Path, int, int] | bytes]) -> None:
+        self._open: list[tuple[int, int, int] | bytes] = []
         try:
-            for path, offset, length in pieces:
-                self._open.append((os.open(path, os.O_RDONLY), offset, length))
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    self._open.append(piece)
+                else:
+                    path, offset, length = piece
+                    self._open.append((os.open(path, os.O_RDONLY), offset, length))
         except BaseException:
             self.close()
             raise
+        self._open.reverse()  # popped from the end
 
     def __aiter__(self) -> BlobReader:
         return self
 
     async def __anext__(self) -> bytes:
         while self._open:
-            fd, offset, length = self._open[0]
+            piece = self._open[-1]
+            if isinstance(piece, bytes):
+                self._open.pop()
+                if piece:
+                    return piece
+                continue
+            fd, offset, length = piece
             if length == 0:
                 os.close(fd)
-                self._open.pop(0)
+                self._open.pop()
                 continue
             size = min(READ_CHUNK, length)
             if size <= INLINE_BYTES:
@@ -180,7 +191,7 @@ class BlobReader:
             if not data:
                 self.close()
                 raise OSError(f"blob shorter than its record at offset {offset}")
-            self._open[0] = (fd, offset + len(data), length - len(data))
+            self._open[-1] = (fd, offset + len(data), length - len(data))
             return data
         raise StopAsyncIteration
 
@@ -189,7 +200,9 @@ class BlobReader:
 
     def close(self) -> None:
         while self._open:
-            os.close(self._open.pop()[0])
+            piece = self._open.pop()
+            if not isinstance(piece, bytes):
+                os.close(piece[0])
 
     def __del__(self) -> None:
         self.close()

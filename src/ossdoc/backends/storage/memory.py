@@ -219,16 +219,11 @@ class MemoryStorage:
     async def list_uploads(
         self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, limit: int
     ) -> list[Upload]:
-        def order(u: Upload) -> tuple[bytes, float, str]:
-            return (u.key.encode(), u.initiated, u.upload_id)
-
         found = sorted(
-            (u for u in self.uploads.values() if u.bucket == bucket and u.key.startswith(prefix)), key=order
+            (u for u in self.uploads.values() if u.bucket == bucket and u.key.startswith(prefix)),
+            key=lambda u: (u.key.encode(), u.upload_id),
         )
         marker = key_marker.encode()
-        after = self.uploads.get(upload_id_marker)
-        if upload_id_marker and after is not None and (after.bucket, after.key) == (bucket, key_marker):
-            return [u for u in found if order(u) > order(after)][:limit]
         return [
             u
             for u in found

@@ -1,7 +1,11 @@
 """The SQLite metadata store of LocalStorage: schema and row ↔ record mapping.
 
 Keys are stored as BLOBs of their UTF-8 bytes so that ORDER BY gives OSS's byte order. CRC-64 values
-are unsigned 64-bit, beyond SQLite's signed INTEGER, so they are stored as text."""
+are unsigned 64-bit, beyond SQLite's signed INTEGER, so they are stored as text.
+
+Small bodies live in ``inline_blobs`` (see local.py); a blob no object needs any more is listed in
+``garbage`` by the transaction that let it go, and deleted once no reader can still be about to open
+it, so a crash never leaks one and another process never loses one it is reading."""
 
 from __future__ import annotations
 
@@ -31,6 +35,10 @@ CREATE TABLE IF NOT EXISTS parts (
     upload_id TEXT NOT NULL, number INTEGER NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
     crc64 TEXT NOT NULL, mtime REAL NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY (upload_id, number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inline_blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS garbage (
+    blob_id TEXT PRIMARY KEY, size INTEGER NOT NULL, dead REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 OBJECT_COLUMNS = "bucket, key, size, etag, crc64, mtime, type, meta, segments"
@@ -38,14 +46,18 @@ UPLOAD_COLUMNS = "upload_id, bucket, key, initiated, meta"
 PART_COLUMNS = "number, etag, size, crc64, mtime, blob_id"
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, durable: bool = False) -> sqlite3.Connection:
+    """``durable``: every commit fsyncs the WAL (synchronous=FULL), for the connection that writes
+    with fsync on. NORMAL survives a process crash (SIGKILL); only a power cut may lose the last
+    transactions, never corrupt the database."""
     # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) where a commit needs one.
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    # Only takes effect on a new database (``recover`` converts an old one): freed pages can then be
+    # given back to the filesystem by ``PRAGMA incremental_vacuum``.
+    db.execute("PRAGMA auto_vacuum=INCREMENTAL")
     db.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode survives a process crash (SIGKILL); only a power cut may lose the
-    # last transactions, never corrupt the database.
-    db.execute("PRAGMA synchronous=NORMAL")
-    # A checkpoint fsyncs; ``checkpoint`` runs it in a thread instead of inside a commit on the loop.
+    db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    # A checkpoint fsyncs; ``checkpoint`` runs it in a thread instead of inside a commit.
     db.execute("PRAGMA wal_autocheckpoint=0")
     db.executescript(SCHEMA)
     return db

@@ -84,12 +84,14 @@ def split(process: str) -> ProcessString:
 
 
 def _save_as(chain: list[str]) -> SaveAs | None:
-    """OSS's saveas step; any other chained step is not implemented."""
+    """OSS's saveas step; any other chained step is unknown, as OSS answers an unknown process."""
     if not chain:
         return None
     step, *segments = chain[0].strip().split(",")
     if len(chain) > 1 or step != "sys/saveas":
-        raise errors.NotImplementedError_("ossdoc chains only one step after '|': sys/saveas.")
+        raise errors.InvalidArgument(
+            "ossdoc chains only one step after '|': sys/saveas.", ArgumentName=FIELD, ArgumentValue=step[:64]
+        )
     fields = dict(segment.partition("_")[::2] for segment in segments if segment)
     unknown = set(fields) - {"o", "b"}
     if unknown or "o" not in fields:

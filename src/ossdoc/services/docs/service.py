@@ -22,6 +22,7 @@ from ossdoc import errors
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
 from ossdoc.backends.llm.errors import LLMError
 from ossdoc.config import Settings
+from ossdoc.observability import metrics
 from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.admission import Admission, LocalAdmission
 from ossdoc.services.docs.cache import ResultCache, cache_key
@@ -94,6 +95,7 @@ class _Ticket:
     def release(self) -> None:
         if self._service is not None:
             self._service.admission.release()
+            metrics.get().queue_depth.dec()
             self._service = None
 
 
@@ -182,6 +184,7 @@ class DocumentService:
         model = f"{info.name}@{info.extra.get('version', '')}"
         key = cache_key(operation.name, dict(args.values), content, model)
         cached = self.cache.get(key)
+        metrics.get().cache.labels("miss" if cached is None else "hit").inc()
         if cached is not None:
             log.info("%s answered from the result cache", operation.name)
             return Generation(_replay(cached), _Ticket(None))
@@ -215,7 +218,8 @@ class DocumentService:
         ticket = self._admit(operation)
         if len(pieces) > 1:
             log.info("%s: %d tokens in %d pieces", operation.name, content_tokens, len(pieces))
-        return Generation(self._run(plan, ticket, resume), ticket, resumed=resume is not None)
+        generation = metrics.observed(self._run(plan, ticket, resume), operation.name)
+        return Generation(generation, ticket, resumed=resume is not None)
 
     async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
@@ -246,6 +250,7 @@ class DocumentService:
             err = errors.SlowDown("Too many document processing requests are waiting; retry later.")
             err.headers["Retry-After"] = str(self._retry_after(waiting))
             raise err
+        metrics.get().queue_depth.inc()
         log.info("%s admitted: %d in the queue (%d slot(s))", operation.name, taken, self.slots)
         return _Ticket(self)
 

@@ -28,8 +28,8 @@ from ossdoc.services.objects import ObjectStore
 log = logging.getLogger("ossdoc.tasks")
 MAX_ATTEMPTS = 3
 RETENTION_SECONDS = 7 * 24 * 3600  # finished tasks are forgotten after a week
-# A busy queue (SlowDown) is waited out; an unavailable model backend is retried this many times.
-BACKEND_RETRIES = 5
+# A busy queue (SlowDown) is waited out; an unavailable model backend is retried (by default 5
+# times), after a pause that doubles up to MAX_BACKOFF.
 MAX_BACKOFF = 30.0
 LEASE_SECONDS = 20.0  # a runner renews every quarter of it
 POLL_SECONDS = 1.0  # how often an idle runner looks for tasks submitted in another process
@@ -71,6 +71,7 @@ class TaskRunner:
         execute: Execute,
         *,
         workers: int = 1,
+        retries: int = 5,
         owner: str | None = None,
         lease: float = LEASE_SECONDS,
         poll: float = POLL_SECONDS,
@@ -78,6 +79,7 @@ class TaskRunner:
         self.store = store
         self.execute = execute
         self.workers = workers
+        self.retries = retries
         self.owner = owner or process_owner()
         self.lease = lease
         self.poll = poll
@@ -216,11 +218,12 @@ class TaskRunner:
                 return await self.execute(task, partial(self._progress.__setitem__, task.task_id))
             except errors.SlowDown:
                 pass
-            except errors.ServiceUnavailable:
+            except errors.ServiceUnavailable as exc:
                 failures += 1
-                if failures > BACKEND_RETRIES:
-                    raise
-                log.warning("task %s: the model backend is unavailable; retry in %.0f s", task.task_id, delay)
+                if failures > self.retries:
+                    attempts = f"{failures} attempts" if failures > 1 else "1 attempt"
+                    raise errors.ServiceUnavailable(f"{exc.message} (gave up after {attempts})") from exc
+                log.warning("task %s: %s; retry in %.0f s", task.task_id, exc.message, delay)
             await asyncio.sleep(delay)
             delay = min(2 * delay, MAX_BACKOFF)
 

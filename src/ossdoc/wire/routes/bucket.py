@@ -24,6 +24,7 @@ from ossdoc.wire.routes.common import (
     owner,
     xml_reply,
 )
+from ossdoc.wire.routes.versions import is_null_version
 from ossdoc.wire.routing import Router
 
 router = Router()
@@ -203,19 +204,23 @@ async def delete_multiple_objects(ctx: Context) -> Response:
     check_md5(content_md5(ctx), body)
     root, mapping = xml.parse_lenient(body)
     quiet = (xml.child_text(root, "Quiet", "false") or "false").strip().lower() == "true"
-    keys = []
+    targets: list[tuple[str, str | None]] = []
     for node in root.findall("Object"):
         key = xml.child_text(node, "Key")
         if key is None or key == "":
             raise errors.MalformedXML("Each Object needs a Key.")
-        keys.append(xml.restore(key, mapping))
-    if len(keys) > MAX_DELETE_KEYS:
+        targets.append((xml.restore(key, mapping), xml.child_text(node, "VersionId")))
+    if len(targets) > MAX_DELETE_KEYS:
         raise errors.MalformedXML(f"At most {MAX_DELETE_KEYS} objects can be deleted at once.")
-    deleted = await ctx.state.store.delete_many(ctx.require_bucket(), keys)
+    # Without versioning only the "null" version exists; deleting another one has nothing to do.
+    keys = [key for key, version in targets if is_null_version(version)]
+    await ctx.state.store.delete_many(ctx.require_bucket(), keys)
     encoding = encoding_type(ctx)
     reply: dict[str, Any] = {}
     if encoding:
         reply["EncodingType"] = encoding
     if not quiet:
-        reply["Deleted"] = [{"Key": xml.encode_key(k, encoding)} for k in deleted]
+        reply["Deleted"] = [
+            {"Key": xml.encode_key(key, encoding), "VersionId": version} for key, version in targets
+        ]
     return xml_reply("DeleteResult", reply)

@@ -153,8 +153,9 @@ async def list_uploads(ctx: Context) -> Response:
         q.get("upload-id-marker", ""),
     )
     max_uploads = int_param(ctx, "max-uploads", 1000, 1, 1000)
-    uploads, truncated = await ctx.state.multipart.uploads(
-        ctx.require_bucket(), prefix, key_marker, id_marker, max_uploads
+    delimiter = q.get("delimiter", "")
+    page = await ctx.state.multipart.list_uploads(
+        ctx.require_bucket(), prefix, delimiter, key_marker, id_marker, max_uploads
     )
     encoding = encoding_type(ctx)
 
@@ -165,12 +166,12 @@ async def list_uploads(ctx: Context) -> Response:
         "Bucket": ctx.require_bucket(),
         "KeyMarker": enc(key_marker),
         "UploadIdMarker": id_marker,
-        "NextKeyMarker": enc(uploads[-1].key if truncated else ""),
-        "NextUploadIdMarker": uploads[-1].upload_id if truncated else "",
-        "Delimiter": enc(q.get("delimiter", "")),
+        "NextKeyMarker": enc(page.next_key_marker if page.truncated else ""),
+        "NextUploadIdMarker": page.next_upload_id_marker if page.truncated else "",
+        "Delimiter": enc(delimiter),
         "Prefix": enc(prefix),
         "MaxUploads": str(max_uploads),
-        "IsTruncated": truncated,
+        "IsTruncated": page.truncated,
     }
     if encoding:
         body["EncodingType"] = encoding
@@ -181,6 +182,7 @@ async def list_uploads(ctx: Context) -> Response:
             "StorageClass": u.meta.storage_class,
             "Initiated": iso8601(u.initiated),
         }
-        for u in uploads
+        for u in page.uploads
     ]
+    body["CommonPrefixes"] = [{"Prefix": enc(p)} for p in page.prefixes]
     return xml_reply("ListMultipartUploadsResult", body)

@@ -13,13 +13,23 @@ from ossdoc.backends.storage.base import Check, ObjectMeta, ObjectRecord
 from ossdoc.services.naming import OBJECT_ACLS, check_acl
 from ossdoc.wire import conditions, xml
 from ossdoc.wire.context import Context
-from ossdoc.wire.headers import check_tags, meta_from_headers, object_headers, parse_tagging, write_headers
+from ossdoc.wire.headers import (
+    check_tags,
+    meta_from_headers,
+    object_headers,
+    parse_tagging,
+    response_value,
+    write_headers,
+)
 from ossdoc.wire.ranges import parse_range
 from ossdoc.wire.routes.common import acl_grant, content_md5, empty, int_param, iso8601, owner, xml_reply
 from ossdoc.wire.routing import Router
 
 router = Router()
 MAX_TAGGING_BODY = 64 * 1024
+# A body up to this size is read at once and sent as one message: a StreamingResponse costs a task
+# group per request (to watch for a disconnect), more than a small read itself.
+WHOLE_BODY = 64 * 1024
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
     "response-content-language": "Content-Language",
@@ -81,15 +91,17 @@ async def delete_object_tagging(ctx: Context) -> Response:
     return empty(204)
 
 
+@router.route("HEAD", "object", "objectMeta", anonymous="read")
 @router.route("GET", "object", "objectMeta", anonymous="read")
 async def get_object_meta(ctx: Context) -> Response:
     record = await ctx.state.store.head(ctx.require_bucket(), ctx.require_key())
     headers = {
         "ETag": f'"{record.etag}"',
         "Last-Modified": conditions.http_date(record.last_modified),
-        "Content-Length": str(record.size),
         "x-oss-hash-crc64ecma": str(record.crc64),
     }
+    if ctx.method == "HEAD":  # the object's size; a GET has an empty body, and says so
+        headers["Content-Length"] = str(record.size)
     return Response(b"", headers=headers)
 
 
@@ -187,7 +199,7 @@ async def get_object(ctx: Context) -> Response:
     headers = object_headers(record)
     for param, header in RESPONSE_OVERRIDES.items():
         if param in ctx.query:
-            headers[header] = ctx.query[param]
+            headers[header] = response_value(param, ctx.query[param])
     status = 200
     start, end = 0, record.size
     if span is not None:
@@ -195,6 +207,9 @@ async def get_object(ctx: Context) -> Response:
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{record.size}"
     headers["Content-Length"] = str(end - start)
+    if end - start <= WHOLE_BODY:
+        body = b"".join([chunk async for chunk in store.read(record, start, end)])
+        return Response(body, status_code=status, headers=headers)
     return StreamingResponse(store.read(record, start, end), status_code=status, headers=headers)
 
 

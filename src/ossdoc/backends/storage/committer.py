@@ -1,0 +1,163 @@
+"""Group commit: every write transaction of a LocalStorage runs on one thread, many to a transaction.
+
+A request hands its change to ``run`` as a function of the connection and waits. The thread takes
+whatever has queued up since its last commit, runs each change in a savepoint of its own (a change
+that raises rolls back alone and gets its exception back), and commits once. With fsync on that
+commit is one fsync of the WAL: it makes every change of the batch durable, small object bodies
+included (they live in the database), so concurrent small writes share one fsync, and each is
+answered only once its batch is. No waiting for company: the batch is what arrived during the last
+commit, so a lone write pays nothing extra.
+
+Writers of several processes take a file lock around their transaction: SQLite's own busy handler
+sleeps in steps of milliseconds, a blocked ``flock`` wakes as soon as the lock is free."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ossdoc.backends.storage import sqlite_meta as sql
+
+T = TypeVar("T")
+Change = Callable[[sqlite3.Connection], Any]
+# Most changes in one transaction: bounds the time a batch holds the lock other processes wait for.
+MAX_BATCH = 256
+
+
+class _Job:
+    __slots__ = ("change", "committed", "done", "error", "result")
+
+    def __init__(
+        self, change: Change, done: Callable[[_Job], None], committed: Callable[[], None] | None = None
+    ) -> None:
+        self.change = change
+        self.done = done
+        self.committed = committed
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class Committer:
+    def __init__(self, db_path: Path, lock_path: Path, durable: bool) -> None:
+        self.db = sql.connect(db_path, durable=durable)
+        self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.commits = 0  # transactions committed, read by the maintenance thread
+        self.changes = 0
+        self._thread = threading.Thread(target=self._run, name="ossdoc-commit", daemon=True)
+        self._thread.start()
+
+    async def run(
+        self, change: Callable[[sqlite3.Connection], T], committed: Callable[[], None] | None = None
+    ) -> T:
+        """Run ``change`` in the next transaction; its result once that transaction is committed.
+        ``committed`` is called on the commit thread as soon as it is, before anyone is told.
+
+        A change cannot be taken back once queued, so a cancelled caller still waits for its
+        transaction to end before the cancellation propagates: the clean-up that follows (deleting
+        a staged blob) must know whether the blob now belongs to an object."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(job: _Job) -> None:
+            # On the commit thread: hand back to the loop (which may be closing at shutdown).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future)
+
+        job = _Job(change, done, committed)
+        self._queue.put(job)
+        cancelled = False
+        while not future.done():
+            try:
+                await asyncio.shield(future)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def run_sync(self, change: Callable[[sqlite3.Connection], T]) -> T:
+        """``run`` from a thread other than the commit thread (maintenance)."""
+        finished = threading.Event()
+        job = _Job(change, lambda _: finished.set())
+        self._queue.put(job)
+        finished.wait()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._commit(batch)
+            for job in batch:
+                job.done(job)
+            if stop:
+                break
+        self.db.close()
+        os.close(self._lock)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        db = self.db
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for job in batch:
+                    db.execute("SAVEPOINT change")
+                    try:
+                        job.result = job.change(db)
+                    except Exception as exc:
+                        job.error = exc
+                        db.execute("ROLLBACK TO change")
+                    db.execute("RELEASE change")
+                db.execute("COMMIT")
+            except Exception as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                for job in batch:
+                    job.error, job.result = job.error or exc, None
+                return
+        except Exception as exc:  # BEGIN itself failed (database unreadable, disk full)
+            for job in batch:
+                job.error = exc
+            return
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self.commits += 1
+        self.changes += len(batch)
+        for job in batch:
+            if job.error is None and job.committed is not None:
+                job.committed()
+
+    def close(self) -> None:
+        """Commit what is queued, then stop; blocking."""
+        self._queue.put(None)
+        self._thread.join()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,213 @@
+"""LocalStorage's small-body path: bodies in the database, writes committed in batches, released
+blobs kept for a grace, compaction, and what several stores on one root see of each other."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ossdoc.backends.storage import LocalStorage
+from ossdoc.backends.storage.base import Bucket, ObjectMeta, ObjectRecord
+from ossdoc.backends.storage.maintenance import Tuning, is_inline
+
+pytestmark = pytest.mark.anyio
+
+
+async def _body(*chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def _put(store: LocalStorage, key: str, *chunks: bytes) -> ObjectRecord:
+    blob = await store.stage(_body(*chunks))
+    return await store.commit_object(
+        "b1", key, segments=[blob], etag="E", crc64=blob.crc64, object_type="Normal", meta=ObjectMeta()
+    )
+
+
+async def _read(store: LocalStorage, record: ObjectRecord, start: int = 0, end: int | None = None) -> bytes:
+    return b"".join([chunk async for chunk in store.read(record, start, end)])
+
+
+def _blob_files(root: Path) -> set[str]:
+    return {path.name for path in (root / "blobs").glob("*/*")}
+
+
+@pytest.fixture(params=[True, False], ids=["fsync", "nofsync"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalStorage]:
+    # A long grace: blobs are deleted by settle() only, when a test says so.
+    opened = await LocalStorage.open(tmp_path, fsync=request.param, tuning=Tuning(grace=3600))
+    await opened.create_bucket(Bucket("b1", 1.0))
+    yield opened
+    await opened.close()
+
+
+async def test_small_bodies_live_in_the_database(store: LocalStorage) -> None:
+    limit = store.inline_bytes
+    small = await _put(store, "small", b"a" * 1000, b"b" * (limit - 1000))
+    large = await _put(store, "large", b"c" * limit, b"d")
+    assert is_inline(small.segments[0].blob_id) and not is_inline(large.segments[0].blob_id)
+    assert _blob_files(store.root) == {large.segments[0].blob_id}
+    assert await _read(store, small) == b"a" * 1000 + b"b" * (limit - 1000)
+    assert await _read(store, small, 990, 1010) == b"a" * 10 + b"b" * 10
+    assert await _read(store, large, limit - 1) == b"cd"
+    assert store.locate(small) is None
+    assert store.locate(large, 5, 9) == [(store.blob_path(large.segments[0].blob_id), 5, 4)]
+    empty = await _put(store, "empty")
+    assert empty.size == 0 and await _read(store, empty) == b""
+
+
+async def test_mixed_multipart_append_and_copy(store: LocalStorage) -> None:
+    upload = await store.create_upload("b1", "mp", ObjectMeta())
+    big = os.urandom(store.inline_bytes + 1)
+    parts = [
+        await store.put_part(upload, 1, await store.stage(_body(big))),
+        await store.put_part(upload, 2, await store.stage(_body(b"tail"))),
+    ]
+    record = await store.complete_upload(upload, parts, etag="E-2", crc64=0)
+    assert [is_inline(s.blob_id) for s in record.segments] == [False, True]
+    assert await _read(store, record) == big + b"tail"
+    assert await _read(store, record, len(big) - 2) == big[-2:] + b"tail"
+    assert store.locate(record) is None
+
+    for piece in (b"one", b"two"):
+        size = (await store.get_object("b1", "log") or record).size if piece == b"two" else 0
+        await store.append_object(
+            "b1", "log", blob=await store.stage(_body(piece)), position=size, meta=ObjectMeta()
+        )
+    log = await store.get_object("b1", "log")
+    assert log is not None and await _read(store, log) == b"onetwo"
+
+    copy = await store.copy_object(record, "b1", "copy", meta=ObjectMeta())
+    await store.delete_object("b1", "mp")
+    await store.settle()
+    assert await _read(store, copy) == big + b"tail"
+    assert copy.segments[1].blob_id != record.segments[1].blob_id
+
+
+async def test_concurrent_writes_share_commits(store: LocalStorage) -> None:
+    before = store._committer.commits
+    await asyncio.gather(*(_put(store, f"k{n}", b"x" * 4096) for n in range(64)))
+    commits = store._committer.commits - before
+    assert commits < 32  # 64 writes, queued while a commit runs, go in batches
+    for n in range(64):
+        record = await store.get_object("b1", f"k{n}")
+        assert record is not None and await _read(store, record) == b"x" * 4096
+
+
+async def test_a_failing_change_fails_alone(store: LocalStorage) -> None:
+    def forbid(current: ObjectRecord | None) -> None:
+        if current is not None:
+            raise RuntimeError("exists")
+
+    await _put(store, "taken", b"old")
+
+    async def put(key: str) -> ObjectRecord:
+        blob = await store.stage(_body(b"new"))
+        try:
+            return await store.commit_object(
+                "b1",
+                key,
+                segments=[blob],
+                etag="E",
+                crc64=0,
+                object_type="Normal",
+                meta=ObjectMeta(),
+                check=forbid,
+            )
+        except BaseException:
+            await store.discard(blob)
+            raise
+
+    results = await asyncio.gather(*(put(k) for k in ("a", "taken", "b")), return_exceptions=True)
+    assert isinstance(results[1], RuntimeError)
+    for key, expected in (("a", b"new"), ("taken", b"old"), ("b", b"new")):
+        record = await store.get_object("b1", key)
+        assert record is not None and await _read(store, record) == expected
+
+
+async def test_released_blobs_stay_readable_for_their_grace(store: LocalStorage) -> None:
+    small = await _put(store, "small", b"first")
+    large = await _put(store, "large", os.urandom(store.inline_bytes * 2))
+    await _put(store, "small", b"second")
+    await store.delete_object("b1", "large")
+    await asyncio.to_thread(store._maintenance.step)  # a round of upkeep: the grace is an hour
+    assert await _read(store, small) == b"first"
+    assert len(await _read(store, large)) == large.size
+    await store.settle()  # everything released, whatever its grace
+    with pytest.raises(Exception) as info:
+        store.read(small)
+    assert getattr(info.value, "code", None) == "NoSuchKey"
+    assert _blob_files(store.root) == set()
+    assert store.db.execute("SELECT count(*) FROM garbage").fetchone() == (0,)
+
+
+async def test_cancelled_commit_keeps_what_it_committed(store: LocalStorage) -> None:
+    blobs = [await store.stage(_body(data)) for data in (b"small", os.urandom(store.inline_bytes + 1))]
+
+    async def commit() -> None:
+        try:
+            await store.commit_object(
+                "b1", "k", segments=blobs, etag="E", crc64=0, object_type="Normal", meta=ObjectMeta()
+            )
+        except BaseException:
+            for blob in blobs:
+                await store.discard(blob)  # what the object service does
+            raise
+
+    task = asyncio.ensure_future(commit())
+    await asyncio.sleep(0)  # queued on the committer
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    record = await store.get_object("b1", "k")
+    if record is not None:  # committed before the cancellation: its blobs must all be there
+        assert (await _read(store, record))[:5] == b"small"
+        assert store.blob_path(blobs[1].blob_id).exists()
+
+
+async def test_compaction_gives_space_back(tmp_path: Path) -> None:
+    store = await LocalStorage.open(tmp_path, fsync=False, tuning=Tuning(grace=3600))
+    try:
+        await store.create_bucket(Bucket("b1", 1.0))
+        for n in range(200):
+            await _put(store, f"k{n}", os.urandom(16 * 1024))
+        keep = await store.get_object("b1", "k7")
+        for n in range(200):
+            if n != 7:
+                await store.delete_object("b1", f"k{n}")
+        await store.settle()
+        before, after, seconds = await store.compact()
+        assert after < before / 4 and seconds >= 0
+        assert os.path.getsize(tmp_path / "meta.sqlite3") <= before
+        assert keep is not None and len(await _read(store, keep)) == 16 * 1024
+    finally:
+        await store.close()
+
+
+async def test_a_second_store_leaves_the_first_ones_writes_alone(tmp_path: Path) -> None:
+    first = await LocalStorage.open(tmp_path, inline_bytes=0)
+    await first.create_bucket(Bucket("b1", 1.0))
+    staged = await first.stage(_body(b"in flight"))  # in blobs/, referenced by no row yet
+    (first._presence.staging / "receiving").write_bytes(b"half")
+    (tmp_path / "tmp" / "dead.0").mkdir()
+    (tmp_path / "tmp" / "dead.0" / "left").write_bytes(b"by a dead process")
+
+    second = await LocalStorage.open(tmp_path, inline_bytes=0)
+    assert not second._presence.alone
+    assert (first._presence.staging / "receiving").exists()
+    assert not (tmp_path / "tmp" / "dead.0").exists()
+    record = await first.commit_object(
+        "b1", "k", segments=[staged], etag="E", crc64=0, object_type="Normal", meta=ObjectMeta()
+    )
+    seen = await second.get_object("b1", "k")
+    assert seen == record and await _read(second, seen) == b"in flight"
+    await _put(second, "k", b"replaced")  # the second releases the first's blob
+    await second.settle()
+    assert not first.blob_path(staged.blob_id).exists()
+    await first.close()
+    await second.close()

@@ -42,6 +42,8 @@ class Settings:
     model: str = "qwen2.5-coder-0.5b"  # preset name or path to a GGUF file
     threads: int = field(default_factory=_cores)
     context_size: int = 8192
+    # Speculative decoding of the embedded model: drafted tokens verified in one step at most (0: off).
+    draft_tokens: int = 8
     max_output_tokens: int = 2048
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = ""

@@ -82,7 +82,11 @@ def run_model_service(settings: Settings, path: Path, socket_path: Path | None) 
     from ossdoc.runtime.model_service import create_model_app
 
     backend = LocalLlama(
-        path, name=settings.model, context_size=settings.context_size, threads=settings.threads
+        path,
+        name=settings.model,
+        context_size=settings.context_size,
+        threads=settings.threads,
+        draft_tokens=settings.draft_tokens,
     )
     where: dict[str, Any] = {"host": settings.host, "port": settings.port}
     api_key = settings.openai_api_key  # what clients on the network must send

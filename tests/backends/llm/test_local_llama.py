@@ -83,10 +83,12 @@ async def test_stop_string_is_never_shown(llama: LocalLlama) -> None:
 @model
 async def test_closing_stops_the_worker_within_a_token_and_frees_the_model(llama: LocalLlama) -> None:
     before = llama.tokens_after_cancel
+    llama.draft_tokens = 0  # plain decoding: a step is one token
     stream = llama.generate(STORY, Sampling(max_tokens=400))
     for _ in range(3):
         await stream.__anext__()
     await stream.aclose()  # type: ignore[attr-defined]
+    llama.draft_tokens = local._DRAFT_MOST
     # aclose() returns once the worker is done with the model (its thread exits right after).
     assert stopped(llama.worker)
     assert llama.tokens_after_cancel - before <= 1
@@ -151,6 +153,62 @@ def test_create_backend_loads_the_preset(tmp_path: Path) -> None:
     assert (backend.info.name, backend.info.context_size) == ("smollm2-135m", 512)
     assert (tmp_path / "models" / "smollm2-135m.sha256.json").exists()
     asyncio.run(backend.close())
+
+
+# A text to polish: the answer copies most of it, so prompt-lookup drafts are often right.
+PARAGRAPH = (
+    "The old lighthouse keeper climbed the stairs one last time. For forty years he had kept the light "
+    "burning, through storms and calm nights alike, and tomorrow the machines would take over. He "
+    "cleaned the lens, wound the clock and wrote the date in the log, as he had done every evening."
+)
+POLISH = [
+    Message("system", "You are an expert editor. Output only the polished text."),
+    Message("user", f"<text>\n{PARAGRAPH}\n</text>\n\nPolish the text above. Output only the polished text."),
+]
+
+
+async def decoded(llama: LocalLlama, draft_tokens: int, sampling: Sampling) -> list[Chunk]:
+    llama.draft_tokens = draft_tokens
+    try:
+        return await collect(llama.generate(POLISH, sampling))
+    finally:
+        llama.draft_tokens = local._DRAFT_MOST
+
+
+@model
+@pytest.mark.parametrize(
+    "sampling", [Sampling(max_tokens=120, temperature=0), Sampling(max_tokens=120, seed=3)]
+)
+async def test_speculative_decoding_is_plain_decoding_token_for_token(
+    llama: LocalLlama, sampling: Sampling
+) -> None:
+    plain = await decoded(llama, 0, sampling)
+    accepted = llama.accepted
+    fast = await decoded(llama, local._DRAFT_MOST, sampling)
+    assert llama.accepted - accepted > 20  # most of the text came from verified drafts
+    assert fast == plain  # every chunk: text, usage and finish reason
+    if sampling.temperature == 0:
+        # Plain decoding is what llama-cpp-python's own generator produces (run on the model's thread).
+        def generated() -> str:
+            tokens = llama.llm.generate(llama.prompt_tokens(POLISH), temp=0, repeat_penalty=1.05)
+            pieces = [llama._piece(next(tokens)) for _ in range(len(plain) - 1)]
+            tokens.close()
+            return b"".join(pieces).decode(errors="replace")
+
+        reference = llama._thread.submit(generated).result()
+        assert reference.startswith("".join(c.text for c in plain))
+
+
+@model
+async def test_cancel_during_speculative_decoding_stops_within_one_step(llama: LocalLlama) -> None:
+    before, accepted = llama.tokens_after_cancel, llama.accepted
+    stream = llama.generate(POLISH, Sampling(max_tokens=400, temperature=0))
+    for _ in range(30):
+        await stream.__anext__()
+    assert llama.accepted > accepted  # drafts are being verified
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert stopped(llama.worker)
+    assert llama.tokens_after_cancel - before <= llama.draft_tokens + 1  # one verification step
 
 
 def test_unloadable_model_is_an_llm_error(tmp_path: Path) -> None:

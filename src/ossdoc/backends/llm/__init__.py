@@ -58,7 +58,11 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
 
         path = resolve_model(settings.model, data_dir / "models")
         return LocalLlama(
-            path, name=settings.model, context_size=settings.context_size, threads=settings.threads
+            path,
+            name=settings.model,
+            context_size=settings.context_size,
+            threads=settings.threads,
+            draft_tokens=settings.draft_tokens,
         )
     raise LLMError(f"unknown LLM backend {settings.llm!r} (local, openai or fake)")
 

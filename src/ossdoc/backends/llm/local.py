@@ -1,16 +1,26 @@
 """The embedded backend: a GGUF model run in-process by llama.cpp (llama-cpp-python).
 
-A generation runs in a worker thread on llama-cpp-python's token-level API (``Llama.generate``),
-not ``create_chat_completion``: that way usage is exact at every token, the prompt is evaluated in
-steps that can be interrupted, and pieces longer than 32 bytes are not lost (``Llama.detokenize``
-drops them: runs of spaces in code, for one). Tokens reach the event loop through
-``call_soon_threadsafe``.
+A generation runs in a worker thread on llama-cpp-python's token-level API (``Llama.eval``, the
+llama.cpp sampler chain ``Llama.generate`` builds), not ``create_chat_completion``: that way usage is
+exact at every token, the prompt is evaluated in steps that can be interrupted, and pieces longer
+than 32 bytes are not lost (``Llama.detokenize`` drops them: runs of spaces in code, for one). Tokens
+reach the event loop through ``call_soon_threadsafe``.
+
+Decoding is speculative (see speculative.py): each step evaluates the last token and up to
+``draft_tokens`` guesses taken from the prompt in one batch, and samples every position as plain
+decoding would (same sampler chain, one draw per token), so the text is plain decoding's, token for
+token, under greedy and seeded sampling alike. One caveat is llama.cpp's: it computes a one-token
+batch with another kernel than a batch of several, and the logits differ in their low bits (up to
+0.6 on SmolLM2's Q4_1; any two splits into batches of 2 or more agree bit for bit), so a near-tie
+between two tokens may be broken differently than by plain decoding. The draft length follows the
+acceptance rate and falls to 0 (plain decoding) where guesses do not pay.
 
 The worker is one thread for the model's lifetime: llama.cpp's OpenMP keeps a team of spinning
 helper threads for each thread that computes, and a second team halves the speed (measured on 2
 cores: 112 → 57 tok/s). Closing the stream sets a flag the worker checks between tokens and
 between prompt steps; the model lock (llama.cpp's context serves one generation at a time) is
-released only once the worker is done."""
+released only once the worker is done. A cancel thus waits for one step at most: one token's work
+in plain decoding, one verification batch (a few tokens computed together) in speculative."""
 
 from __future__ import annotations
 
@@ -28,6 +38,7 @@ from typing import Any
 
 from ossdoc.backends.llm.base import Chunk, Message, ModelInfo, Sampling
 from ossdoc.backends.llm.errors import LLMError
+from ossdoc.backends.llm.speculative import DraftLength, PromptLookup
 
 log = logging.getLogger("ossdoc.llm")
 _DONE = object()
@@ -36,11 +47,15 @@ _DONE = object()
 # model); fewer, larger steps cost less: each step is a pass over the weights.
 _STEP_SECONDS = 0.8
 _FIRST_RATE = 0.01  # seconds per prompt token assumed until one is measured
+_DRAFT_MOST = 8  # drafted tokens verified in one step at most
 
 
 class LocalLlama:
-    def __init__(self, model_path: Path, *, name: str, context_size: int, threads: int) -> None:
-        """Loads the model: slow (seconds), so construct it off the event loop."""
+    def __init__(
+        self, model_path: Path, *, name: str, context_size: int, threads: int, draft_tokens: int = _DRAFT_MOST
+    ) -> None:
+        """Loads the model: slow (seconds), so construct it off the event loop. ``draft_tokens``: the
+        most drafted tokens verified in one step (0: plain decoding)."""
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -79,7 +94,9 @@ class LocalLlama:
         self._prompt_rate = _FIRST_RATE  # seconds per prompt token, a moving average
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ossdoc-llama")
         self.worker: Future[None] | None = None  # the current or last generation's work
-        self.tokens_after_cancel = 0  # tokens computed after a cancel request (for tests: ≤ 1 each)
+        self.tokens_after_cancel = 0  # tokens computed after a cancel request (≤ one step's each)
+        self.draft_tokens = max(0, draft_tokens)
+        self.drafted = self.accepted = 0  # drafted tokens verified, and those the model agreed with
 
     @property
     def info(self) -> ModelInfo:
@@ -170,28 +187,38 @@ class LocalLlama:
             return
         llm, lib = self.llm, self._llama_cpp
         llm.set_seed(lib.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
-        tokens = llm.generate(
-            prompt,
-            temp=sampling.temperature,
-            top_p=sampling.top_p,
-            repeat_penalty=sampling.repeat_penalty,
-            reset=True,
+        # The chain Llama.generate would build (penalties, top-k 40, top-p, min-p 0.05, temperature,
+        # a seeded draw; or greedy), fed only the tokens sampled, one draw per token produced.
+        sampler = llm._init_sampler(
+            temp=sampling.temperature, top_p=sampling.top_p, repeat_penalty=sampling.repeat_penalty
         )
-        text = StopText(sampling.stop)
-        count, reason = 0, "length"
         try:
-            while count < max_tokens:
-                if cancel.is_set():
-                    log.info("generation cancelled: 0 token computed after the cancel, %d before", count)
-                    return
-                token = next(tokens, None)
-                if token is None:
-                    reason = "stop"
-                    break
-                if cancel.is_set():
-                    self.tokens_after_cancel += 1  # computed, then dropped
-                    log.info("generation cancelled: 1 token computed after the cancel, %d before", count)
-                    return
+            self._decode(prompt, max_tokens, sampling, sampler, cancel, post)
+        finally:
+            sampler.close()
+
+    def _decode(
+        self,
+        prompt: list[int],
+        max_tokens: int,
+        sampling: Sampling,
+        sampler: Any,
+        cancel: threading.Event,
+        post: Callable[[object], None],
+    ) -> None:
+        """Plain decoding evaluates the last token and samples the next one; speculative decoding
+        evaluates the last token and k drafted ones in one batch, samples every position in order
+        exactly as plain decoding would (same logits, same sampler, one draw per token), and keeps
+        the drafts up to the first one that differs from the token sampled in its place."""
+        lib, ctx = self._llama_cpp, self.llm._ctx
+        text = StopText(sampling.stop)
+        drafts = PromptLookup(prompt)
+        length = DraftLength(self.draft_tokens)
+        produced = [sampler.sample(ctx, -1)]  # the prompt's logits are the last prefill step's
+        count = 0
+        while True:
+            reason: str | None = None
+            for token in produced[:max_tokens]:  # (a budget of 0 tokens shows none)
                 if lib.llama_vocab_is_eog(self._vocab, token):
                     reason = "stop"
                     break
@@ -201,14 +228,54 @@ class LocalLlama:
                 if stopped:
                     reason = "stop"
                     break
-        finally:
-            tokens.close()
+            if reason is None and count >= max_tokens:
+                reason = "length"
+            if reason is not None:
+                break
+            if cancel.is_set():
+                log.info("generation cancelled: 0 token computed after the cancel, %d before", count)
+                return
+            drafts.extend(produced)
+            guess = drafts.draft(length.most)
+            k = min(length.choose(len(guess)), max_tokens - count - 1)
+            produced = self._verify([produced[-1], *guess[:k]], sampler)
+            length.scored(guess, produced)
+            self.drafted += k
+            self.accepted += len(produced) - 1
+            if cancel.is_set():
+                self.tokens_after_cancel += len(produced)  # computed, then dropped
+                log.info(
+                    "generation cancelled: %d token computed after the cancel (a step of %d), %d before",
+                    len(produced),
+                    k + 1,
+                    count,
+                )
+                return
         post(Chunk(text.flush(), len(prompt), count, reason))
+
+    def _verify(self, batch: list[int], sampler: Any) -> list[int]:
+        """Evaluate ``batch`` (the last token, then drafts) with logits at every position; the tokens
+        sampled, up to and including the first that differs from the draft in its place."""
+        llm = self.llm
+        start = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start : start + len(batch)] = batch
+        produced: list[int] = []
+        for i in range(len(batch)):
+            produced.append(sampler.sample(llm._ctx, i))
+            if i + 1 == len(batch) or produced[-1] != batch[i + 1]:
+                break
+        # The cache keeps the last token and the drafts accepted; the rest is dropped by the next
+        # evaluation (``kv_cache_seq_rm`` above, or Llama.eval's).
+        llm.n_tokens = start + len(produced)
+        return produced
 
     def _prefill(self, prompt: list[int], cancel: threading.Event) -> bool:
         """Evaluate the prompt in steps that a cancel can interrupt, reusing the KV cache's common
-        prefix with the previous request. ``Llama.generate`` then finds the prompt evaluated and
-        samples at once. False if cancelled."""
+        prefix with the previous request; the last step leaves the logits the first token is sampled
+        from. False if cancelled."""
         llm = self.llm
         cached = 0
         for old, new in zip(llm.input_ids[: llm.n_tokens].tolist(), prompt, strict=False):

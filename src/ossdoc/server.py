@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import uvicorn
 
 from ossdoc.backends.llm import create_backend
-from ossdoc.backends.storage.local import LocalStorage
+from ossdoc.backends.storage import open_storage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
@@ -31,7 +31,7 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            store = ObjectStore(await LocalStorage.open(settings.data / "objects", settings.fsync))
+            store = ObjectStore(await open_storage(settings))
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             backend = await asyncio.to_thread(create_backend, settings, settings.data)

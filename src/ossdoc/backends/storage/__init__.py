@@ -15,6 +15,7 @@ from ossdoc.backends.storage.base import (
 )
 from ossdoc.backends.storage.local import LocalStorage
 from ossdoc.backends.storage.memory import MemoryStorage
+from ossdoc.config import Settings
 
 __all__ = [
     "Bucket",
@@ -29,3 +30,13 @@ __all__ = [
     "StorageBackend",
     "Upload",
 ]
+
+
+async def open_storage(settings: Settings) -> StorageBackend:
+    """The backend ``settings.storage`` names: the data directory (default) or an S3-compatible store."""
+    if settings.storage == "local":
+        return await LocalStorage.open(settings.data / "objects", settings.fsync)
+    # Imported here: aiobotocore is needed only by deployments on S3 (the ``s3`` extra).
+    from ossdoc.backends.storage.s3 import open_s3
+
+    return await open_s3(settings)

@@ -94,7 +94,7 @@ def _ready(endpoint: str) -> bool:
 
 
 @contextmanager
-def running(data: Path, timeout: float = 90.0, volume_mb: int = 64) -> Iterator[RunningSeaweedFS]:
+def running(data: Path, timeout: float = 240.0, volume_mb: int = 64) -> Iterator[RunningSeaweedFS]:
     data.mkdir(parents=True, exist_ok=True)
     identities = {
         "identities": [

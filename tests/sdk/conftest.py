@@ -2,12 +2,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import alibabacloud_oss_v2 as oss
 import oss2
 import pytest
 
-from ossdoc_server import RunningServer
+from ossdoc_server import RunningServer, running
+
+
+@pytest.fixture(scope="session", params=["local", "s3"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The SDK tests run against ossdoc on its local storage and on the S3 backend (a real SeaweedFS)."""
+    settings: dict[str, str] = {}
+    if request.param == "s3":
+        settings = request.getfixturevalue("seaweedfs").settings("s3://sdk")
+    data: Path = tmp_path_factory.mktemp(f"ossdoc-{request.param}") / "data"
+    with running(data, **settings) as srv:
+        yield srv
 
 
 @pytest.fixture(params=["v1", "v4"])

@@ -38,6 +38,9 @@ from ossdoc.backends.storage.s3_uploads import Uploads
 
 # How long the blobs of an overwritten or deleted object outlive it, for reads that began before.
 READ_GRACE = 300.0
+# How long a bucket seen to exist is taken to exist without asking the store again: every object
+# request checks its bucket. A bucket deleted by another replica may take a write this long after.
+BUCKET_TTL = 1.0
 # Conditional writes retried when other writers keep winning, before giving up with SlowDown.
 ATTEMPTS = 50
 
@@ -51,6 +54,7 @@ class S3Storage:
         self.home = layout.home
         self._doomed: dict[asyncio.TimerHandle, list[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._seen: dict[str, tuple[float, Bucket]] = {}
         self.uploads = Uploads(self)
 
     @classmethod
@@ -111,14 +115,21 @@ class S3Storage:
         return (rec.load_bucket(name, found[0]), found[1]) if found else None
 
     async def require_bucket(self, name: str) -> Bucket:
-        found = await self._bucket(name)
+        found = await self.get_bucket(name)
         if found is None:
             raise errors.NoSuchBucket(BucketName=name)
-        return found[0]
+        return found
 
     async def get_bucket(self, name: str) -> Bucket | None:
+        seen = self._seen.get(name)
+        if seen is not None and time.monotonic() - seen[0] < BUCKET_TTL:
+            return seen[1]
         found = await self._bucket(name)
-        return found[0] if found else None
+        if found is None:
+            self._seen.pop(name, None)
+            return None
+        self._seen[name] = (time.monotonic(), found[0])
+        return found[0]
 
     async def list_buckets(self) -> list[Bucket]:
         prefix = self.layout.buckets()
@@ -127,6 +138,7 @@ class S3Storage:
         return sorted((b for b in found if b is not None), key=lambda b: b.name)
 
     async def set_bucket_acl(self, name: str, acl: str) -> None:
+        self._seen.pop(name, None)
         for _ in range(ATTEMPTS):
             found = await self._bucket(name)
             if found is None:
@@ -141,12 +153,15 @@ class S3Storage:
         raise errors.SlowDown()
 
     async def delete_bucket(self, name: str) -> None:
-        await self.require_bucket(name)
+        self._seen.pop(name, None)
+        if await self._bucket(name) is None:
+            raise errors.NoSuchBucket(BucketName=name)
         s3_bucket, base = self.layout.objects(name)
         busy = await self.s3.list_keys(s3_bucket, base, limit=1)
         if busy or await self.s3.list_keys(self.home, self.layout.uploads(name), limit=1):
             raise errors.BucketNotEmpty(BucketName=name)
         await self.s3.delete(self.home, self.layout.bucket_record(name))
+        self._seen.pop(name, None)
         if self.layout.buckets_are_s3_buckets:
             try:
                 await self.s3.client.delete_bucket(Bucket=name)
@@ -195,10 +210,19 @@ class S3Storage:
         preconditions it checks hold for the record it replaces. Return (replaced, new)."""
         s3_bucket, name = self._where(bucket, key)
         await self.require_bucket(bucket)
+        guess = True  # first try the key as new, which saves a read when it is
         for _ in range(ATTEMPTS):
-            found = await self._read_record(bucket, key)
-            current, etag = found if found else (None, None)
-            record = make(current)
+            current, etag = None, None
+            if guess:
+                guess = False
+                try:
+                    record = make(None)
+                except Exception:
+                    continue  # a check that fails on no object may pass on what is there: read it
+            else:
+                found = await self._read_record(bucket, key)
+                current, etag = found if found else (None, None)
+                record = make(current)
             try:
                 await self.s3.put_json(
                     s3_bucket,

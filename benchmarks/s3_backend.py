@@ -27,8 +27,8 @@ from botocore.config import Config
 from botocore.session import get_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import seaweedfs  # noqa: E402
-from ossdoc_server import running  # noqa: E402
+import seaweedfs
+from ossdoc_server import running
 
 Signer = Callable[[str, str], str]
 
@@ -48,7 +48,18 @@ def wrk(url: str, method: str, size: int, connections: int, seconds: float, work
     else:
         script.write_text('wrk.method = "GET"\n')
     out = subprocess.run(
-        ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
+        [
+            "wrk",
+            "-t",
+            str(min(connections, 2)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(script),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -74,7 +85,9 @@ def seaweedfs_signer(server: seaweedfs.RunningSeaweedFS, bucket: str) -> Signer:
 
     def sign(method: str, key: str) -> str:
         operation = {"PUT": "put_object", "GET": "get_object"}[method]
-        url: str = client.generate_presigned_url(operation, Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
+        url: str = client.generate_presigned_url(
+            operation, Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600
+        )
         return url
 
     return sign
@@ -108,13 +121,21 @@ def main() -> None:
                     label = f"{size // 1024} KiB" if size < 2**20 else f"{size // 2**20} MiB"
                     for method in ("PUT", "GET"):
                         results = {
-                            name: wrk(sign(method, f"obj-{size}"), method, size, connections, seconds, workdir)
+                            name: wrk(
+                                sign(method, f"obj-{size}"), method, size, connections, seconds, workdir
+                            )
                             for name, sign in targets.items()
                         }
                         base, ours = results["seaweedfs"], results["ossdoc"]
-                        unit, pick = ("MiB/s", "mib_per_second") if size >= 2**20 else ("req/s", "requests_per_second")
+                        unit, pick = (
+                            ("MiB/s", "mib_per_second") if size >= 2**20 else ("req/s", "requests_per_second")
+                        )
                         ratio = base.requests_per_second / max(ours.requests_per_second, 1e-9)
-                        note = "" if not (base.errors or ours.errors) else f"  errors {base.errors}/{ours.errors}"
+                        note = (
+                            ""
+                            if not (base.errors or ours.errors)
+                            else f"  errors {base.errors}/{ours.errors}"
+                        )
                         print(
                             f"{method} {label} c={connections:<9} {getattr(base, pick):>10.1f} {unit:<5} "
                             f"{getattr(ours, pick):>10.1f} {unit:<5} {ratio:>8.2f}x{note}",

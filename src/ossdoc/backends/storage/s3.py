@@ -15,10 +15,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import replace
+
 from botocore.exceptions import ClientError
 
 from ossdoc import errors
-from ossdoc.config import Settings
 from ossdoc.backends.storage import s3_records as rec
 from ossdoc.backends.storage.base import (
     Bucket,
@@ -35,6 +35,7 @@ from ossdoc.backends.storage.s3_blobs import stage_blob
 from ossdoc.backends.storage.s3_client import S3, Conflict, Endpoint, code_of, gather_bounded, status_of
 from ossdoc.backends.storage.s3_keys import Layout, decode, encode, encode_checked, parse_url, start_after
 from ossdoc.backends.storage.s3_uploads import Uploads
+from ossdoc.config import Settings
 
 # How long the blobs of an overwritten or deleted object outlive it, for reads that began before.
 READ_GRACE = 300.0
@@ -76,11 +77,14 @@ class S3Storage:
         if now:
             self._spawn(keys)
             return
-        handle = asyncio.get_running_loop().call_later(READ_GRACE, lambda: self._reap(handle))
+        handle = asyncio.get_running_loop().call_later(READ_GRACE, self._reap, keys)
         self._doomed[handle] = keys
 
-    def _reap(self, handle: asyncio.TimerHandle) -> None:
-        self._spawn(self._doomed.pop(handle, []))
+    def _reap(self, keys: list[str]) -> None:
+        for handle, doomed in list(self._doomed.items()):
+            if doomed is keys:
+                del self._doomed[handle]
+        self._spawn(keys)
 
     def _spawn(self, keys: list[str]) -> None:
         task = asyncio.get_running_loop().create_task(self.s3.delete_many(self.home, keys))
@@ -352,7 +356,7 @@ class S3Storage:
     async def list_uploads(
         self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, limit: int
     ) -> list[Upload]:
-        return await self.uploads.list(bucket, prefix, key_marker, upload_id_marker, limit)
+        return await self.uploads.listing(bucket, prefix, key_marker, upload_id_marker, limit)
 
     async def complete_upload(
         self, upload: Upload, parts: list[Part], *, etag: str, crc64: int, check: Check | None = None
@@ -392,13 +396,14 @@ def checked(record: ObjectRecord, check: Check | None) -> Make:
     return make
 
 
-
 async def open_s3(settings: Settings) -> S3Storage:
     if settings.s3_bucket_mode not in ("prefix", "bucket"):
         raise ValueError(f"s3_bucket_mode must be 'prefix' or 'bucket', not {settings.s3_bucket_mode!r}")
     home, root = parse_url(settings.storage)
     layout = Layout(home, root, buckets_are_s3_buckets=settings.s3_bucket_mode == "bucket")
-    endpoint = Endpoint(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_region)
+    endpoint = Endpoint(
+        settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_region
+    )
     s3 = await S3.connect(endpoint)
     try:
         return await S3Storage.open(s3, layout)

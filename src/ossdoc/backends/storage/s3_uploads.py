@@ -78,7 +78,7 @@ class Uploads:
         found = await gather_bounded(self.s3.get_json(self.home, key) for key in keys)
         return sorted((rec.load_part(f[0]) for f in found if f is not None), key=lambda p: p.number)
 
-    async def list(
+    async def listing(
         self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, limit: int
     ) -> list[Upload]:
         listed = self.layout.uploads(bucket)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -28,9 +29,21 @@ class RunningServer:
     access_key_secret: str = ACCESS_KEY_SECRET
 
     def kill(self) -> None:
+        """SIGKILL to the supervisor and every worker at once: a crash of the whole server."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+
+    def children(self) -> list[int]:
+        """The pids of the supervisor's children (workers, the model service)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self.process.pid:
+                    found.append(int(stat.parent.name))
+        return sorted(found)
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -55,10 +68,15 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeou
         if process.poll() is not None:
             raise RuntimeError(f"ossdoc exited with {process.returncode}:\n{log.read_text()[-4000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            # Any HTTP answer (an unsigned request is refused) means a worker serves: the port
+            # itself is bound by the supervisor before its workers start.
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if sock.recv(16).startswith(b"HTTP/1.1 "):
+                    return
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"ossdoc did not listen within {timeout}s:\n{log.read_text()[-4000:]}")
 
@@ -73,6 +91,8 @@ def start(data: Path, port: int | None = None, **settings: str) -> RunningServer
         OSSDOC_ACCESS_KEY_SECRET=ACCESS_KEY_SECRET,
         OSSDOC_LLM="fake",
         OSSDOC_LOG_LEVEL="warning",
+        # One worker unless a test asks for more: most tests are about one request at a time.
+        OSSDOC_WORKERS="1",
     )
     env.update({f"OSSDOC_{k.upper()}": v for k, v in settings.items()})
     log = data.parent / f"{data.name}-server-{port}.log"
@@ -93,6 +113,7 @@ def start(data: Path, port: int | None = None, **settings: str) -> RunningServer
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # its own process group: kill() takes the workers too
         )
     server = RunningServer(f"http://127.0.0.1:{port}", port, data, process, log)
     try:

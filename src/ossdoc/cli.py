@@ -33,6 +33,7 @@ _HELP = {
     "public_endpoint": "endpoint reported in ListBuckets/GetBucketInfo (default host:port)",
     "llm": "document-processing backend: local | openai | fake",
     "model": "local model preset name or path to a GGUF file",
+    "workers": "HTTP worker processes (default: the cores available)",
 }
 
 
@@ -109,8 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ossdoc.server import serve
 
         overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
-        serve(Settings.from_env(**overrides))
-        return 0
+        return serve(Settings.from_env(**overrides))
     if args.command == "process":
         return process(args)
     if args.command == "task":

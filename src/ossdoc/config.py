@@ -20,6 +20,8 @@ def _cores() -> int:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # HTTP worker processes on the one listening port; the embedded model runs once beside them.
+    workers: int = field(default_factory=_cores)
     data: Path = Path("./ossdoc-data")
     region: str = "cn-hangzhou"
     # Virtual-hosted style: requests to <bucket>.<base_domain> address that bucket.
@@ -50,6 +52,8 @@ class Settings:
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = ""
     openai_model: str = ""
+    # With several servers in openai_base_url (comma-separated): the streams each may serve at once.
+    openai_streams: int = 4
     max_content_bytes: int = 19_500
     # Largest stored object processed when a request has no content (the model's context is
     # usually the tighter bound).
@@ -61,6 +65,10 @@ class Settings:
     # Asynchronous tasks (x-oss-async-process) run at once: more than one helps only with a
     # model server that serves several requests together.
     task_workers: int = 1
+    # A document event stream can be resumed (Last-Event-ID) this long after it started, while its
+    # journal (the last event and the generation's state) stays under this many bytes.
+    resume_seconds: int = 600
+    resume_bytes: int = 1024 * 1024
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
 

@@ -8,13 +8,16 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import uvicorn
-
-from ossdoc.backends.llm import create_backend
+from ossdoc.backends.llm import LLMBackend, create_backend
+from ossdoc.backends.state.admission import SQLiteAdmission
+from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.storage import open_storage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
+from ossdoc.runtime import shared
+from ossdoc.runtime.model_client import model_client
+from ossdoc.runtime.serve import ModelEndpoint, supervise
 from ossdoc.services.docs import DocumentService
 from ossdoc.services.docs.cache import ResultCache
 from ossdoc.services.docs.tasks import TaskRunner, executor
@@ -27,20 +30,34 @@ from ossdoc.wire.state import AppState
 log = logging.getLogger("ossdoc")
 
 
-def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
+def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None = None) -> OSSApp:
+    """The application of one HTTP worker. ``model``: the machine's model service, which serves the
+    embedded model to every worker (else the backend ``settings.llm`` names is made here)."""
+
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             store = ObjectStore(await open_storage(settings))
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
-            backend = await asyncio.to_thread(create_backend, settings, settings.data)
+            if model is not None:
+                backend: LLMBackend = model_client(model)
+            else:
+                backend = await asyncio.to_thread(create_backend, settings, settings.data)
             stack.push_async_callback(backend.close)
             cache_file = settings.data / "cache.sqlite3"
             cache = await asyncio.to_thread(ResultCache, settings.cache_bytes, cache_file)
             stack.callback(cache.close)
-            docs = DocumentService(backend, settings, cache=cache)
-            task_store = await SQLiteTaskStore.open(settings.data / "tasks.sqlite3", settings.fsync)
+            admission = SQLiteAdmission(shared.admission_path(settings.data))
+            stack.callback(admission.close)
+            docs = DocumentService(backend, settings, cache=cache, admission=admission)
+            streams = StreamJournal(
+                shared.streams_path(settings.data),
+                ttl=settings.resume_seconds,
+                max_bytes=settings.resume_bytes,
+            )
+            stack.callback(streams.close)
+            task_store = await SQLiteTaskStore.open(shared.tasks_path(settings.data), settings.fsync)
             stack.push_async_callback(task_store.close)
             execute = executor(docs, store, settings.max_document_bytes)
             tasks = TaskRunner(task_store, execute, workers=settings.task_workers)
@@ -53,6 +70,7 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
                 multipart=Multipart(store),
                 docs=docs,
                 tasks=tasks,
+                streams=streams,
             )
 
     return OSSApp(router, lifespan)
@@ -61,7 +79,8 @@ def create_app(settings: Settings, keys: KeyRing) -> OSSApp:
 def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> None:
     """What an operator needs at start, on stderr whatever the log level."""
     lines = [
-        f"ossdoc listening on http://{settings.host}:{settings.port} (data in {settings.data.resolve()}, "
+        f"ossdoc listening on http://{settings.host}:{settings.port} with {settings.workers} worker(s) "
+        f"(data in {settings.data.resolve()}, "
         f"region {settings.region}, access key id {keys.keys[0].id}, model backend {settings.llm})"
     ]
     if generated is not None:
@@ -73,23 +92,11 @@ def announce(settings: Settings, keys: KeyRing, generated: AccessKey | None) -> 
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings) -> int:
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
     )
     keys, generated = load_or_create(settings.data, settings.access_key_id, settings.access_key_secret)
     announce(settings, keys, generated)
-    config = uvicorn.Config(
-        create_app(settings, keys),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        server_header=False,
-        date_header=False,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run()
+    return supervise(settings, keys)

@@ -29,9 +29,9 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from starlette.responses import StreamingResponse
@@ -83,12 +83,22 @@ class EventStream:
         *,
         ping_interval: float = 15.0,
         min_interval: float = 0.05,
+        first_id: int = 0,
+        replay: bytes = b"",
+        recorder: Recorder | None = None,
     ) -> None:
+        """``first_id``, ``replay``: a resumed stream's ids go on from the earlier ones, and it
+        starts with the last event sent before (``replay``). ``recorder`` journals the stream."""
         self.generation = generation
         self.request_id = request_id
         self.ping_interval = ping_interval
         self.min_interval = min_interval
+        self.first_id = first_id
+        self.replay = replay
+        self.recorder = recorder
         self._producer: asyncio.Future[None] | None = None
+        self._latest: Progress | None = None
+        self._ended = False
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.frames()
@@ -99,27 +109,37 @@ class EventStream:
         # The generation runs in a task of its own, from start to end: the writer may wait on the
         # client while the model goes on, and a backend's stream is never driven from two tasks.
         self._producer = asyncio.ensure_future(self._produce(shared))
-        ids = itertools.count()
+        ids = itertools.count(self.first_id)
         sent: Progress | None = None
         last_write = next_event = loop.time()
+        record = self.recorder.sent if self.recorder is not None else _no_record
         try:
+            if self.replay:
+                yield self.replay
             while True:
                 unsent = shared.latest is not sent
                 if shared.outcome is None:
                     wake = next_event if unsent else last_write + self.ping_interval
                     await _wait(shared.changed, wake - loop.time())
                 outcome = shared.outcome
-                if isinstance(outcome, Progress):
-                    yield frame(next(ids), "Result", payload(outcome, ""))
-                    return
                 if outcome is not None:
-                    yield self._error(next(ids), outcome)
+                    event_id = next(ids)
+                    if isinstance(outcome, Progress):
+                        last = frame(event_id, "Result", payload(outcome, ""))
+                    else:
+                        last = self._error(event_id, outcome)
+                    yield last
+                    self._ended = True
+                    record(event_id, last, None)
                     return
                 now = loop.time()
                 if shared.latest is not sent and now >= next_event:
                     sent = shared.latest
                     assert sent is not None
-                    yield frame(next(ids), "message", payload(sent, ""))
+                    event_id = next(ids)
+                    event = frame(event_id, "message", payload(sent, ""))
+                    yield event
+                    record(event_id, event, shared.latest)
                     last_write, next_event = now, now + self.min_interval
                 elif now - last_write >= self.ping_interval:
                     yield PING
@@ -136,12 +156,15 @@ class EventStream:
             self._producer.cancel()
             await asyncio.gather(self._producer, return_exceptions=True)
         await self.generation.aclose()
+        if self.recorder is not None:
+            self.recorder.ended(self._ended, self._latest)
+            self.recorder = None
 
     async def _produce(self, shared: _Shared) -> None:
         try:
             async for progress in self.generation:
                 if progress.finish_reason is None:
-                    shared.latest = progress
+                    shared.latest = self._latest = progress
                 else:
                     shared.outcome = progress
                 shared.changed.set()
@@ -161,6 +184,20 @@ class EventStream:
         return frame(event_id, "error", data)
 
 
+class Recorder(Protocol):
+    """Journals a stream for clients that resume it (``wire/resume.py``)."""
+
+    def sent(self, event_id: int, event: bytes, latest: Progress | None) -> None:
+        """``event`` has been sent; ``latest`` is how far the generation has come (None: it ended)."""
+
+    def ended(self, finished: bool, latest: Progress | None) -> None:
+        """The stream ended: with its last event sent, or not (the client left, the server stops)."""
+
+
+def _no_record(event_id: int, event: bytes, latest: Progress | None) -> None:
+    return None
+
+
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     """Until ``event`` is set or ``timeout`` passes. A timer that sets the event costs far less than
     asyncio.wait_for, which makes a task on every call (this runs once per generated token)."""
@@ -177,9 +214,9 @@ class EventStreamResponse(StreamingResponse):
     """Closes the generation however the response ends, even if its body was never started (the
     client left before the first byte): else the request would keep its place in the queue."""
 
-    def __init__(self, stream: EventStream) -> None:
-        headers = {"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        super().__init__(stream, headers=headers)
+    def __init__(self, stream: AsyncIterable[bytes], headers: Mapping[str, str] | None = None) -> None:
+        fixed = {"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        super().__init__(stream, headers={**fixed, **(headers or {})})
         self.stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -187,4 +224,7 @@ class EventStreamResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):
-                await self.stream.close()
+                if isinstance(self.stream, EventStream):
+                    await self.stream.close()
+                elif isinstance(self.stream, AsyncGenerator):
+                    await self.stream.aclose()

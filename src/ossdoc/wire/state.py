@@ -23,3 +23,5 @@ class AppState:
     docs: Any = None
     # The asynchronous task runner (ossdoc.services.docs.tasks), with the document service.
     tasks: Any = None
+    # The journal of event streams, for clients that resume them (ossdoc.backends.state.streams).
+    streams: Any = None

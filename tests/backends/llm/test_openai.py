@@ -152,7 +152,8 @@ async def test_the_final_usage_replaces_the_counts() -> None:
     chunks = await run([delta("Hel"), delta("lo"), delta("", "length"), usage, "[DONE]"], seen)
     estimate = len(MESSAGES[0].content) // 3
     assert chunks == [("Hel", estimate, 1, None), ("lo", estimate, 2, None), ("", 21, 4, "length")]
-    body = json.loads(seen[-1].content)
+    chat = [r for r in seen if r.url.path.endswith("/chat/completions")]
+    body = json.loads(chat[-1].content)
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert (body["model"], body["max_tokens"], body["stop"], body["seed"]) == ("m", 5, ["\n"], 3)
 

@@ -27,7 +27,7 @@ def test_encoding_keeps_byte_order_and_prefixes() -> None:
 
 
 def test_start_after_of_bytes_no_key_has() -> None:
-    after = "a/".encode() + b"\xff"
+    after = b"a/" + b"\xff"
     first = start_after(after)
     later = [k for k in KEYS if k.encode() > after]
     assert all(encode(k) > first or k.encode() <= after for k in KEYS)

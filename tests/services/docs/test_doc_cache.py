@@ -33,7 +33,7 @@ async def test_a_repeat_is_answered_from_the_cache() -> None:
     await final(docs, "bonjour", "ja_JP")  # other parameters: a miss
     await final(docs, "salut")  # other text: a miss
     assert len(llm.calls) == 3
-    assert docs._admitted == 0
+    assert docs.admitted == 0
 
 
 async def test_cancelled_results_are_not_kept_and_the_cache_can_be_off() -> None:

@@ -101,4 +101,4 @@ async def test_backend_failure_is_internal_error() -> None:
     with pytest.raises(errors.InternalError):
         await collect(await docs.start(POLISH, "a", Args()))
     # and the place is given back
-    assert docs._admitted == 0
+    assert docs.admitted == 0

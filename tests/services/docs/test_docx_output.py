@@ -388,7 +388,7 @@ async def test_cancelling_closes_the_generation_and_frees_its_place() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert llm.cancelled == 1 and docs._admitted == 0
+    assert llm.cancelled == 1 and docs.admitted == 0
 
 
 async def test_a_full_queue_refuses_the_first_request() -> None:

@@ -32,12 +32,22 @@ def create_backend(settings: Settings, data_dir: Path) -> LLMBackend:
         )
     if settings.llm == "openai":
         from ossdoc.backends.llm.openai import OpenAICompatible
+        from ossdoc.backends.llm.pool import ModelPool
 
-        return OpenAICompatible(
-            settings.openai_base_url,
-            api_key=settings.openai_api_key,
-            model=settings.openai_model,
-            context_size=settings.context_size,
+        urls = [url.strip() for url in settings.openai_base_url.split(",") if url.strip()]
+        servers = [
+            OpenAICompatible(
+                url,
+                api_key=settings.openai_api_key,
+                model=settings.openai_model,
+                context_size=settings.context_size,
+            )
+            for url in urls
+        ]
+        if len(servers) == 1:
+            return servers[0]
+        return ModelPool(
+            [(url, s, s.healthy) for url, s in zip(urls, servers, strict=True)], limit=settings.openai_streams
         )
     if settings.llm == "local":
         from ossdoc.backends.llm.local import LocalLlama

@@ -52,7 +52,8 @@ class LLMBackend(Protocol):
         """Tokens of ``text`` by the model's tokenizer (for budgeting long documents)."""
 
     def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
-        """Stream a chat completion.
+        """Stream a chat completion. A trailing ``assistant`` message is a prefill: the reply
+        continues it (its text is not repeated in the chunks).
 
         Closing the iterator early (``aclose()``, or the consuming task being cancelled) must stop
         the generation promptly (well under a second) and free the backend for the next request."""

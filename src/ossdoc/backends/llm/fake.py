@@ -46,7 +46,13 @@ class ScriptedLLM:
         self.calls.append(messages)
         self.last_cancelled = False
         prompt = sum(len(pieces(m.content)) for m in messages)
-        reply = pieces(self.script(messages))[: sampling.max_tokens]
+        if messages and messages[-1].role == "assistant":  # a prefill: the reply goes on from it
+            prefill, whole = messages[-1].content, self.script(messages[:-1])
+            reply = pieces(whole[len(prefill) :] if whole.startswith(prefill) else whole)[
+                : sampling.max_tokens
+            ]
+        else:
+            reply = pieces(self.script(messages))[: sampling.max_tokens]
         try:
             for count, piece in enumerate(reply, 1):
                 if self.token_delay:

@@ -91,11 +91,17 @@ class LocalLlama:
         return len(tokens)
 
     def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The chat template's prompt; a trailing assistant message is a prefill the reply continues."""
+        prefill = messages[-1].content if messages and messages[-1].role == "assistant" else None
+        if prefill is not None:
+            messages = messages[:-1]
         chat: Any = [{"role": m.role, "content": m.content} for m in messages]
         formatted = self.formatter(messages=chat)
         tokens: list[int] = self.llm.tokenize(
             formatted.prompt.encode(), add_bos=not formatted.added_special, special=True
         )
+        if prefill:
+            tokens += self.llm.tokenize(prefill.encode(), add_bos=False, special=False)
         return tokens
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:

@@ -30,6 +30,13 @@ class TaskRecord:
     chunks: int = 0
     error_code: str = ""
     error_message: str = ""
+    # Who runs it, until when: a runner renews its lease while it works; one that dies loses it.
+    owner: str = ""
+    lease_until: float = 0.0
+    # How far a running task has come, as its runner last wrote it.
+    progress_chars: int = 0
+    progress_input_tokens: int = 0
+    progress_output_tokens: int = 0
 
 
 class TaskStore(Protocol):
@@ -48,5 +55,25 @@ class TaskStore(Protocol):
 
     async def prune(self, finished_before: float) -> int:
         """Forget finished tasks that ended before the given time; return how many."""
+
+    async def claim(self, owner: str, now: float, lease: float) -> TaskRecord | None:
+        """Atomically take the oldest task that is queued, or running under a lease that expired
+        (its runner died): it is Running for ``owner`` until ``now + lease``, its attempt counted.
+        None when there is nothing to run. Across processes, a task is claimed by one at a time."""
+
+    async def renew(self, task: TaskRecord) -> bool:
+        """Extend ``task``'s lease and write its progress, if ``task.owner`` still runs it (it was
+        not cancelled, nor taken over after its lease expired)."""
+
+    async def settle(self, task: TaskRecord) -> bool:
+        """Write ``task`` (finished, or queued again) if ``task.owner`` still runs it."""
+
+    async def cancel(self, task_id: str, now: float) -> TaskRecord | None:
+        """Mark a queued or running task Cancelled (its runner learns it when it next renews);
+        the task as it is afterwards, or None if there is no such task."""
+
+    async def expire(self, owner_prefix: str = "") -> int:
+        """End the leases of running tasks whose owner starts with ``owner_prefix`` (all: ""), so
+        they can be claimed at once: their runner is known to be dead."""
 
     async def close(self) -> None: ...

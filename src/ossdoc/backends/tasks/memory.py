@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ossdoc.backends.tasks.base import FINISHED, TaskRecord
 
 
@@ -34,6 +36,57 @@ class MemoryTaskStore:
         for task_id in old:
             del self.tasks[task_id]
         return len(old)
+
+    async def claim(self, owner: str, now: float, lease: float) -> TaskRecord | None:
+        for task in await self.unfinished():
+            if task.state == "Queued" or task.lease_until < now:
+                claimed = replace(
+                    task,
+                    state="Running",
+                    owner=owner,
+                    lease_until=now + lease,
+                    started=now,
+                    attempts=task.attempts + 1,
+                )
+                self.tasks[task.task_id] = claimed
+                return claimed
+        return None
+
+    def _ours(self, task: TaskRecord) -> bool:
+        current = self.tasks.get(task.task_id)
+        return current is not None and current.state == "Running" and current.owner == task.owner
+
+    async def renew(self, task: TaskRecord) -> bool:
+        if not self._ours(task):
+            return False
+        self.tasks[task.task_id] = replace(
+            self.tasks[task.task_id],
+            lease_until=task.lease_until,
+            progress_chars=task.progress_chars,
+            progress_input_tokens=task.progress_input_tokens,
+            progress_output_tokens=task.progress_output_tokens,
+        )
+        return True
+
+    async def settle(self, task: TaskRecord) -> bool:
+        if not self._ours(task):
+            return False
+        self.tasks[task.task_id] = task
+        return True
+
+    async def cancel(self, task_id: str, now: float) -> TaskRecord | None:
+        task = self.tasks.get(task_id)
+        if task is not None and task.state not in FINISHED:
+            task = self.tasks[task_id] = replace(task, state="Cancelled", finished=now)
+        return task
+
+    async def expire(self, owner_prefix: str = "") -> int:
+        expired = [
+            t for t in self.tasks.values() if t.state == "Running" and t.owner.startswith(owner_prefix)
+        ]
+        for task in expired:
+            self.tasks[task.task_id] = replace(task, lease_until=0.0)
+        return len(expired)
 
     async def close(self) -> None:
         pass

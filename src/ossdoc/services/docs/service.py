@@ -9,19 +9,21 @@ the others wait, at most ``queue_size`` of them; a long document takes a slot pi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ossdoc import errors
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
 from ossdoc.backends.llm.errors import LLMError
 from ossdoc.config import Settings
 from ossdoc.services.docs import chunking, params
+from ossdoc.services.docs.admission import Admission, LocalAdmission
 from ossdoc.services.docs.cache import ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
 from ossdoc.services.docs.operations import OPERATIONS
@@ -35,12 +37,44 @@ MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Where a generation has come, to continue it later (a resumed event stream): in piece
+    ``piece`` of its plan, after the finished pieces' text ``prefix`` and tokens ``used``, with
+    ``raw`` generated in that piece for ``tokens``."""
+
+    piece: int = 0
+    prefix: str = ""
+    raw: str = ""
+    used: tuple[int, int] = (0, 0)
+    tokens: tuple[int, int] = (0, 0)
+
+    def dumps(self) -> str:
+        return json.dumps([self.piece, self.prefix, self.raw, self.used, self.tokens], ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, text: str) -> Resume | None:
+        try:
+            piece, prefix, raw, used, tokens = json.loads(text)
+            return cls(
+                int(piece),
+                str(prefix),
+                str(raw),
+                (int(used[0]), int(used[1])),
+                (int(tokens[0]), int(tokens[1])),
+            )
+        except (ValueError, TypeError, IndexError):
+            return None
+
+
+@dataclass(frozen=True)
 class Progress:
     text: str  # everything generated so far, cleaned; each Progress extends the previous one
     finish_reason: str | None  # None while generating, then "stop" or "length"
     input_tokens: int
     output_tokens: int
     chunks: int = 1  # pieces a long document was processed in
+    # How to continue from here (None where it cannot be: the map phase of a long summary).
+    resume: Resume | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -59,7 +93,7 @@ class _Ticket:
 
     def release(self) -> None:
         if self._service is not None:
-            self._service._admitted -= 1
+            self._service.admission.release()
             self._service = None
 
 
@@ -67,9 +101,12 @@ class Generation:
     """An admitted request: iterate it for Progress; ``aclose()`` cancels the generation (closing the
     backend's stream) and frees its place, also when it was never iterated."""
 
-    def __init__(self, steps: AsyncGenerator[Progress, None], ticket: _Ticket) -> None:
+    def __init__(
+        self, steps: AsyncGenerator[Progress, None], ticket: _Ticket, *, resumed: bool = False
+    ) -> None:
         self._steps = steps
         self._ticket = ticket
+        self.resumed = resumed  # it continues an earlier generation (a Resume was followed)
 
     def __aiter__(self) -> AsyncIterator[Progress]:
         return self
@@ -106,6 +143,7 @@ class DocumentService:
         operations: Registry = OPERATIONS,
         slots: int = 1,
         cache: ResultCache | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.backend = backend
         self.operations = operations
@@ -114,7 +152,7 @@ class DocumentService:
         self.queue_size = settings.queue_size
         self.slots = slots
         self._slot = asyncio.Semaphore(slots)
-        self._admitted = 0
+        self.admission: Admission = admission if admission is not None else LocalAdmission()
         self._seconds = 5.0  # moving average of a generation's time on the model, for Retry-After
         self.cache = cache if cache is not None else ResultCache(settings.cache_bytes)
 
@@ -131,11 +169,15 @@ class DocumentService:
     def parse_process(self, process: str) -> DocRequest:
         return self.operations.resolve(params.split(process), self.limits)
 
-    async def start(self, operation: Operation, content: str, args: Args) -> Generation:
+    async def start(
+        self, operation: Operation, content: str, args: Args, resume: Resume | None = None
+    ) -> Generation:
         """Plan the generation(s), check they fit the model's context, take a place in the queue.
 
         A document too long for one prompt is processed in pieces (``operation.long``): piece by
-        piece, map-reduce (summaries of pieces, then a summary of those) or only its tail."""
+        piece, map-reduce (summaries of pieces, then a summary of those) or only its tail.
+        ``resume``: continue an earlier generation of the same request from where it stopped (the
+        model goes on from the text it had written), when the plan allows it."""
         info = self.backend.info
         model = f"{info.name}@{info.extra.get('version', '')}"
         key = cache_key(operation.name, dict(args.values), content, model)
@@ -168,10 +210,12 @@ class DocumentService:
                 content, max(1, int(piece_tokens * chars_per_token)), paragraphs_alone=alone
             )
         plan = Plan(operation, args, pieces, piece_tokens, chars_per_token, key)
+        if resume is not None and not (plan.resumable and resume.piece < len(pieces)):
+            resume = None
         ticket = self._admit(operation)
         if len(pieces) > 1:
             log.info("%s: %d tokens in %d pieces", operation.name, content_tokens, len(pieces))
-        return Generation(self._run(plan, ticket), ticket)
+        return Generation(self._run(plan, ticket, resume), ticket, resumed=resume is not None)
 
     async def _job(self, operation: Operation, content: str, args: Args) -> Job:
         messages = operation.prompt(content, args)
@@ -189,19 +233,24 @@ class DocumentService:
             budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
         return Job(operation, content, messages, replace(operation.sampling, max_tokens=budget))
 
+    @property
+    def admitted(self) -> int:
+        """Requests holding a place in the queue (generating or waiting), machine-wide."""
+        return self.admission.taken()
+
     def _admit(self, operation: Operation) -> _Ticket:
-        if self._admitted >= self.slots + self.queue_size:
-            waiting = self._admitted - self.slots
+        taken = self.admission.admit(self.slots + self.queue_size)
+        if taken is None:
+            waiting = self.admission.taken() - self.slots
             log.warning("%s refused: %d waiting, queue size %d", operation.name, waiting, self.queue_size)
             err = errors.SlowDown("Too many document processing requests are waiting; retry later.")
-            err.headers["Retry-After"] = str(self._retry_after())
+            err.headers["Retry-After"] = str(self._retry_after(waiting))
             raise err
-        self._admitted += 1
-        log.info("%s admitted: %d in the queue (%d slot(s))", operation.name, self._admitted, self.slots)
+        log.info("%s admitted: %d in the queue (%d slot(s))", operation.name, taken, self.slots)
         return _Ticket(self)
 
-    def _retry_after(self) -> int:
-        return max(1, min(300, math.ceil(self._seconds * (self._admitted - self.slots + 1) / self.slots)))
+    def _retry_after(self, waiting: int) -> int:
+        return max(1, min(300, math.ceil(self._seconds * (waiting + 1) / self.slots)))
 
     async def _count_text(self, text: str) -> int:
         return await self._count([Message("user", text)]) - 2 * MESSAGE_OVERHEAD
@@ -217,14 +266,16 @@ class DocumentService:
             raise errors.InternalError("The model backend failed.") from exc
         return sum(counts) + MESSAGE_OVERHEAD * (len(messages) + 1)
 
-    async def _run(self, plan: Plan, ticket: _Ticket) -> AsyncGenerator[Progress, None]:
+    async def _run(
+        self, plan: Plan, ticket: _Ticket, resume: Resume | None
+    ) -> AsyncGenerator[Progress, None]:
         name = plan.operation.name
         tokens, done = (0, 0), False
         try:
             final: Progress | None = None
             # aclosing: closing this generation must close the inner ones at once, down to
             # the backend's stream, not whenever they are garbage-collected.
-            async with aclosing(self._pieces(plan)) as steps:
+            async with aclosing(self._pieces(plan, resume)) as steps:
                 async for progress in steps:
                     tokens = (progress.input_tokens, progress.output_tokens)
                     if progress.finish_reason is None:
@@ -254,23 +305,29 @@ class DocumentService:
         finally:
             ticket.release()
 
-    async def _pieces(self, plan: Plan) -> AsyncGenerator[Progress, None]:
+    async def _pieces(self, plan: Plan, resume: Resume | None) -> AsyncGenerator[Progress, None]:
         """Cumulative progress over every piece: one text, one Result at the end."""
         pieces, used = plan.pieces, (0, 0)
         if plan.operation.long == "map-reduce" and len(pieces) > 1:
             pieces, used = await self._reduce(plan)
-        prefix, reason = "", "stop"
-        for number, piece in enumerate(pieces, 1):
+        prefix, reason, first = "", "stop", 0
+        if resume is not None:
+            prefix, used, first = resume.prefix, resume.used, resume.piece
+        for number, piece in enumerate(pieces[first:], first + 1):
             last = number == len(pieces)
             job = await self._job(plan.operation, piece.strip(), plan.args)
             # One paragraph of many comes back as one: a blank line inside it would split it in two.
             one = len(pieces) > 1 and plan.operation.long == "pieces" and "\n\n" not in job.content
-            async with aclosing(self._generate(job)) as steps:
+            prefill = resume if resume is not None and number == first + 1 else None
+            async with aclosing(self._generate(job, prefill)) as steps:
                 async for step in steps:
                     text = prefix + (_BLANK_LINES.sub("\n", step.text) if one else step.text)
                     total = (used[0] + step.input_tokens, used[1] + step.output_tokens)
                     if step.finish_reason is None:
-                        yield Progress(text, None, *total)
+                        here = None
+                        if plan.resumable and step.resume is not None:
+                            here = replace(step.resume, piece=number - 1, prefix=prefix, used=used)
+                        yield Progress(text, None, *total, resume=here)
                         continue
                     reason = "length" if step.finish_reason == "length" else reason
                     if last:
@@ -300,19 +357,26 @@ class DocumentService:
                 pieces = pieces[:1]
         return pieces, used
 
-    async def _generate(self, job: Job) -> AsyncGenerator[Progress, None]:
-        """One generation: cleaned cumulative text, then a final step with the finish reason."""
+    async def _generate(self, job: Job, prefill: Resume | None = None) -> AsyncGenerator[Progress, None]:
+        """One generation: cleaned cumulative text, then a final step with the finish reason.
+        ``prefill``: continue an earlier generation of this job from the raw text it had written
+        (the counts go on from its tokens)."""
         cleaner = Cleaner(job.content, job.operation.labels)
         raw, sent, reason, tokens = "", "", "stop", (0, 0)
+        messages, sampling, before = job.messages, job.sampling, (0, 0)
+        if prefill is not None and prefill.raw:
+            raw, before, sent = prefill.raw, prefill.tokens, cleaner.feed(prefill.raw)
+            messages = [*messages, Message("assistant", prefill.raw)]
+            sampling = replace(sampling, max_tokens=max(1, sampling.max_tokens - before[1]))
         # The model is taken piece by piece, not for a whole document: a long document (an
         # asynchronous task's, say) lets the requests queued behind it through between its pieces.
         async with self._slot:
             started = time.monotonic()
-            chunks = self.backend.generate(job.messages, job.sampling)
+            chunks = self.backend.generate(messages, sampling)
             try:
                 async for chunk in chunks:
                     raw += chunk.text
-                    tokens = (chunk.input_tokens, chunk.output_tokens)
+                    tokens = (before[0] or chunk.input_tokens, before[1] + chunk.output_tokens)
                     if chunk.finish_reason is not None:
                         # Not a break: the backend's stream ends by itself after its last chunk
                         # (closing it early would count as a cancellation).
@@ -321,7 +385,7 @@ class DocumentService:
                     text = cleaner.feed(raw)
                     if text != sent and text.startswith(sent):
                         sent = text
-                        yield Progress(text, None, *tokens)
+                        yield Progress(text, None, *tokens, resume=Resume(raw=raw, tokens=tokens))
             finally:
                 # Closing the backend's stream is what stops the model (LLMBackend.generate).
                 await _close(chunks)
@@ -340,6 +404,11 @@ class Plan:
     piece_tokens: int
     chars_per_token: float
     cache_key: str
+
+    @property
+    def resumable(self) -> bool:
+        """A long summary's map phase is not journalled: only its single pieces can be continued."""
+        return self.operation.long != "map-reduce" or len(self.pieces) == 1
 
 
 async def _replay(result: Progress) -> AsyncGenerator[Progress, None]:

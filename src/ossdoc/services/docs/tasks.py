@@ -18,6 +18,7 @@ from dataclasses import replace
 from functools import partial
 
 from ossdoc import errors
+from ossdoc.backends.state import process_owner
 from ossdoc.backends.tasks import FINISHED, State, TaskRecord, TaskStore
 from ossdoc.services.docs import pipeline
 from ossdoc.services.docs.pipeline import Outcome
@@ -30,6 +31,8 @@ RETENTION_SECONDS = 7 * 24 * 3600  # finished tasks are forgotten after a week
 # A busy queue (SlowDown) is waited out; an unavailable model backend is retried this many times.
 BACKEND_RETRIES = 5
 MAX_BACKOFF = 30.0
+LEASE_SECONDS = 20.0  # a runner renews every quarter of it
+POLL_SECONDS = 1.0  # how often an idle runner looks for tasks submitted in another process
 
 Watch = Callable[[Progress], None]
 Execute = Callable[[TaskRecord, Watch], Awaitable[Outcome]]
@@ -45,42 +48,57 @@ def executor(docs: DocumentService, store: ObjectStore, limit: int) -> Execute:
     return execute
 
 
+_last_id_time = 0
+
+
 def new_task_id() -> str:
-    """Sortable by submission time (milliseconds, hex), then 64 random bits."""
-    return f"doc-{time.time_ns() // 1_000_000:012x}-{secrets.token_hex(8)}"
+    """Sortable by submission time (microseconds, hex; strictly increasing in a process, so tasks
+    are run in the order they came), then 64 random bits."""
+    global _last_id_time
+    _last_id_time = max(time.time_ns() // 1000, _last_id_time + 1)
+    return f"doc-{_last_id_time:014x}-{secrets.token_hex(8)}"
 
 
 class TaskRunner:
-    def __init__(self, store: TaskStore, execute: Execute, *, workers: int = 1) -> None:
+    """Runs tasks from the store. Several runners (one per worker process) share one store: each
+    claims a task under a lease it renews while it works, so a task runs in one place at a time and
+    one whose runner died is taken up by another once the lease has expired (at once, when the
+    supervisor reports the death: ``TaskStore.expire``)."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        execute: Execute,
+        *,
+        workers: int = 1,
+        owner: str | None = None,
+        lease: float = LEASE_SECONDS,
+        poll: float = POLL_SECONDS,
+    ) -> None:
         self.store = store
         self.execute = execute
         self.workers = workers
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self.owner = owner or process_owner()
+        self.lease = lease
+        self.poll = poll
+        self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[Outcome]] = {}
-        self._cancelled: set[str] = set()  # running tasks a client cancelled (not a shutdown)
+        self._claims: dict[str, TaskRecord] = {}  # the running tasks as claimed, by id
+        self._lost: set[str] = set()  # running tasks cancelled, or no longer ours: nothing to write
         self._progress: dict[str, Progress] = {}  # the latest step of each running task
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Take up what the last run left: queued tasks queue again, interrupted ones start over."""
         pruned = await self.store.prune(time.time() - RETENTION_SECONDS)
         if pruned:
             log.info("forgot %d tasks finished more than a week ago", pruned)
-        for task in await self.store.unfinished():
-            if task.state == "Running" and task.attempts >= MAX_ATTEMPTS:
-                message = f"The task was interrupted {task.attempts} times (the server stopped while it ran)."
-                await self._finish(task, "Failed", error=("InternalError", message))
-                continue
-            if task.state == "Running":
-                log.info("task %s was interrupted: it starts over", task.task_id)
-                await self.store.update(replace(task, state="Queued"))
-            self._queue.put_nowait(task.task_id)
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+        self._workers.append(asyncio.create_task(self._renew_leases()))
 
     async def submit(self, bucket: str, key: str, process: str, request_id: str) -> TaskRecord:
         task = TaskRecord(new_task_id(), bucket, key, process, request_id, "Queued", time.time())
         await self.store.add(task)
-        self._queue.put_nowait(task.task_id)
+        self._wake.set()
         log.info("task %s queued: %s on %s/%s", task.task_id, process.split(",")[0], bucket, key)
         return task
 
@@ -91,26 +109,25 @@ class TaskRunner:
         return task
 
     def progress(self, task_id: str) -> Progress | None:
-        """How far a running task has come (kept in memory only: a restart starts it over)."""
+        """How far a task running here has come (one running elsewhere: its record's progress)."""
         return self._progress.get(task_id)
 
     async def list(self, bucket: str, after: str, limit: int) -> list[TaskRecord]:
         return await self.store.list(bucket, after, limit)
 
     async def cancel(self, bucket: str, task_id: str) -> TaskRecord:
-        """Cancel a queued or running task; a finished one is left as it is."""
-        task = await self.get(bucket, task_id)
-        if task.state == "Queued":
-            return await self._finish(task, "Cancelled")
+        """Cancel a queued or running task; a finished one is left as it is. A task running in
+        another process stops when its runner next renews its lease."""
+        await self.get(bucket, task_id)
+        task = await self.store.cancel(task_id, time.time())
+        assert task is not None
         running = self._running.get(task_id)
         if running is not None:
-            self._cancelled.add(task_id)
+            self._lost.add(task_id)
             running.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.shield(running)
-            # The worker records the end; wait for it so the caller sees it.
-            while (task := await self.get(bucket, task_id)).state not in FINISHED:
-                await asyncio.sleep(0.01)
+        log.info("task %s: %s", task_id, task.state.lower())
         return task
 
     async def close(self) -> None:
@@ -121,27 +138,39 @@ class TaskRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
 
+    async def _next(self) -> TaskRecord:
+        while True:
+            self._wake.clear()
+            task = await self.store.claim(self.owner, time.time(), self.lease)
+            if task is not None:
+                return task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+
     async def _work(self) -> None:
         while True:
-            task_id = await self._queue.get()
-            task = await self.store.get(task_id)
-            if task is None or task.state != "Queued":
-                continue  # cancelled while it waited
-            task = replace(task, state="Running", started=time.time(), attempts=task.attempts + 1)
-            await self.store.update(task)
+            task = await self._next()
+            task_id = task.task_id
+            if task.attempts > MAX_ATTEMPTS:
+                message = (
+                    f"The task was interrupted {task.attempts - 1} times (its runner stopped while it ran)."
+                )
+                await self._finish(task, "Failed", error=("InternalError", message))
+                continue
+            if task.attempts > 1:
+                log.info("task %s was interrupted: it starts over (attempt %d)", task_id, task.attempts)
             running = asyncio.create_task(self._attempt(task))
-            self._running[task_id] = running
+            self._running[task_id], self._claims[task_id] = running, task
             try:
                 outcome = await asyncio.shield(running)
             except asyncio.CancelledError:
-                if task_id in self._cancelled:
-                    await self._finish(task, "Cancelled")
+                if task_id in self._lost:
                     continue
                 # The server is stopping: the task waits for the next start.
                 running.cancel()
                 with contextlib.suppress(BaseException):
                     await running
-                await self.store.update(replace(task, state="Queued", attempts=task.attempts - 1))
+                await self.store.settle(replace(task, state="Queued", attempts=task.attempts - 1))
                 raise
             except errors.OSSError as exc:
                 log.info("task %s failed: %s %s", task_id, exc.code, exc.message)
@@ -153,8 +182,31 @@ class TaskRunner:
                 await self._finish(task, "Succeeded", outcome=outcome)
             finally:
                 self._running.pop(task_id, None)
-                self._cancelled.discard(task_id)
+                self._claims.pop(task_id, None)
+                self._lost.discard(task_id)
                 self._progress.pop(task_id, None)
+
+    async def _renew_leases(self) -> None:
+        """Renew the lease of every task running here, with its progress; stop a task that is no
+        longer ours (cancelled from another process, or taken over)."""
+        while True:
+            await asyncio.sleep(self.lease / 4)
+            for task_id, claimed in list(self._claims.items()):
+                step = self._progress.get(task_id)
+                renewed = replace(
+                    claimed,
+                    lease_until=time.time() + self.lease,
+                    progress_chars=len(step.text) if step else 0,
+                    progress_input_tokens=step.input_tokens if step else 0,
+                    progress_output_tokens=step.output_tokens if step else 0,
+                )
+                if await self.store.renew(renewed):
+                    continue
+                running = self._running.get(task_id)
+                if running is not None and task_id not in self._lost:
+                    log.info("task %s was cancelled or taken over: stopping it here", task_id)
+                    self._lost.add(task_id)
+                    running.cancel()
 
     async def _attempt(self, task: TaskRecord) -> Outcome:
         """Run the task, waiting out a full queue and retrying an unavailable model backend."""
@@ -192,6 +244,10 @@ class TaskRunner:
             )
             if saved is not None:
                 done = replace(done, output_bucket=saved.bucket, output_key=saved.key, output_size=saved.size)
-        await self.store.update(done)
+        if not await self.store.settle(done):
+            log.info(
+                "task %s: no longer ours (cancelled or taken over); its end is not recorded", task.task_id
+            )
+            return done
         log.info("task %s %s", task.task_id, state.lower())
         return done

@@ -8,15 +8,17 @@ stored object itself. The reply is one JSON document, or server-sent events with
 from __future__ import annotations
 
 import gzip
+from functools import partial
 
 from starlette.responses import Response
 
 from ossdoc import errors
-from ossdoc.services.docs import DocumentService, Progress, pipeline
+from ossdoc.backends.state.streams import StreamJournal
+from ossdoc.services.docs import DocumentService, Progress, params, pipeline
 from ossdoc.services.docs.params import SaveAs
 from ossdoc.services.docs.source import stored_text
 from ossdoc.services.naming import check_bucket_name
-from ossdoc.wire import addressing, sse
+from ossdoc.wire import addressing, resume, sse
 from ossdoc.wire.cancellation import with_cancellation
 from ossdoc.wire.context import Context
 from ossdoc.wire.routes.common import check_md5, content_md5
@@ -48,9 +50,17 @@ async def process_object(ctx: Context) -> Response:
     if content is None:
         # Beyond the cloud service: without content, the object in the path is the document.
         content = await stored_text(ctx.state.store, bucket, key, limit)
+    start = partial(docs.start, request.operation, content, request.args)
+    journal: StreamJournal = ctx.state.streams
+    stream = resume.stream_key(ctx.principal or "", bucket, key, params.form_value(body))
+    after = resume.last_event_id(ctx.headers.get("last-event-id"))
+    record = journal.get(stream) if after is not None else None
     # Admission (or 503 SlowDown) happens here, before any reply is started.
-    generation = await docs.start(request.operation, content, request.args)
-    return sse.EventStreamResponse(sse.EventStream(generation, ctx.request_id))
+    if after is not None and record is not None:
+        how, events = await resume.resumed_stream(journal, record, after, start, ctx.request_id)
+        return sse.EventStreamResponse(events, headers={resume.HEADER: how})
+    events = await resume.new_stream(journal, stream, start, ctx.request_id)
+    return sse.EventStreamResponse(events, headers={resume.HEADER: "fresh"} if after is not None else None)
 
 
 def check_save_as(save_as: SaveAs) -> None:

@@ -104,12 +104,13 @@ def task_json(task: TaskRecord, progress: Progress | None = None) -> dict[str, A
         body["StartTime"] = iso8601(task.started)
     if task.finished is not None:
         body["EndTime"] = iso8601(task.finished)
-    if task.state == "Running" and progress is not None:
-        # How far it has come: the text so far, in characters, and the tokens it took.
+    if task.state == "Running":
+        # How far it has come: the text so far, in characters, and the tokens it took (as this
+        # worker sees it, or as the worker running it last recorded).
         body["Progress"] = {
-            "Characters": len(progress.text),
-            "InputTokens": progress.input_tokens,
-            "OutputTokens": progress.output_tokens,
+            "Characters": len(progress.text) if progress else task.progress_chars,
+            "InputTokens": progress.input_tokens if progress else task.progress_input_tokens,
+            "OutputTokens": progress.output_tokens if progress else task.progress_output_tokens,
         }
     if task.output_key:
         output = {"Bucket": task.output_bucket, "Object": task.output_key, "FileSize": task.output_size}

@@ -1,0 +1,1 @@
+"""The runtime ``ossdoc serve`` supervises: HTTP worker processes and the model service."""

@@ -37,6 +37,15 @@ class Settings:
     # Compact the object database (give back the space of deleted small objects) once this much of
     # it, and a quarter of it, is free.
     compact_bytes: int = 16 * 1024 * 1024
+    # Where objects live: "local" (the data directory), or an S3-compatible store: "s3://bucket[/prefix]"
+    # ("s3": the bucket "ossdoc"), reached at s3_endpoint ("" for AWS) with these credentials.
+    storage: str = "local"
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    # "prefix": each OSS bucket is a prefix of the storage bucket; "bucket": an S3 bucket of its name.
+    s3_bucket_mode: str = "prefix"
     # Document processing.
     llm: str = "local"  # local | openai | fake
     model: str = "qwen2.5-coder-0.5b"  # preset name or path to a GGUF file

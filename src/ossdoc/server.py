@@ -14,8 +14,7 @@ from starlette.routing import Mount, Router
 from ossdoc.backends.llm import LLMBackend, create_backend, model_slots
 from ossdoc.backends.state.admission import SQLiteAdmission
 from ossdoc.backends.state.streams import StreamJournal
-from ossdoc.backends.storage.local import LocalStorage
-from ossdoc.backends.storage.maintenance import Tuning
+from ossdoc.backends.storage import open_storage
 from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.console import create_console
@@ -45,9 +44,7 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            tuning = Tuning(compact_bytes=settings.compact_bytes)
-            local = await LocalStorage.open(settings.data / "objects", settings.fsync, tuning=tuning)
-            store = ObjectStore(local)
+            store = ObjectStore(await open_storage(settings))
             stack.push_async_callback(store.close)
             # Loading a model reads and maps gigabytes: done in a thread, so the loop stays free.
             if model is not None:

@@ -53,9 +53,10 @@ from doc_http import make_bucket, post  # noqa: E402
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, ModelInfo, Sampling  # noqa: E402
 from ossdoc.backends.llm.fake import ScriptedLLM  # noqa: E402
 from ossdoc.config import Settings  # noqa: E402
+from ossdoc.services.docs.generation import Progress  # noqa: E402
 from ossdoc.services.docs.operations import OPERATIONS  # noqa: E402
 from ossdoc.services.docs.registry import Args  # noqa: E402
-from ossdoc.services.docs.service import DocumentService, Progress  # noqa: E402
+from ossdoc.services.docs.service import DocumentService  # noqa: E402
 from ossdoc.services.docs.source import StoredDocument, text_of  # noqa: E402
 from ossdoc_server import running  # noqa: E402
 

@@ -31,7 +31,7 @@ from ossdoc import errors
 from ossdoc.backends.state import process_owner
 from ossdoc.backends.state.streams import StreamJournal, StreamRecord
 from ossdoc.services.docs import Generation, Progress
-from ossdoc.services.docs.service import Resume
+from ossdoc.services.docs.generation import Resume
 from ossdoc.wire import sse
 
 log = logging.getLogger("ossdoc.sse")

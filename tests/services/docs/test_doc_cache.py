@@ -7,9 +7,10 @@ import pytest
 from ossdoc.backends.llm import ScriptedLLM
 from ossdoc.config import Settings
 from ossdoc.services.docs.cache import ResultCache
+from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args
-from ossdoc.services.docs.service import DocumentService, Progress
+from ossdoc.services.docs.service import DocumentService
 
 pytestmark = pytest.mark.anyio
 TRANSLATE = OPERATIONS["doc/translate"]

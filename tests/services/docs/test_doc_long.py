@@ -13,9 +13,10 @@ import pytest
 
 from ossdoc.backends.llm import Chunk, Message, Sampling, ScriptedLLM
 from ossdoc.config import Settings
+from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args
-from ossdoc.services.docs.service import SECTIONS, DocumentService, Progress
+from ossdoc.services.docs.service import SECTIONS, DocumentService
 
 pytestmark = pytest.mark.anyio
 

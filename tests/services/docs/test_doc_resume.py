@@ -10,9 +10,10 @@ import pytest
 
 from ossdoc.backends.llm import Message, ScriptedLLM
 from ossdoc.config import Settings
+from ossdoc.services.docs.generation import Progress, Resume
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args
-from ossdoc.services.docs.service import DocumentService, Progress, Resume
+from ossdoc.services.docs.service import DocumentService
 
 pytestmark = pytest.mark.anyio
 WORDS = " ".join(f"word{n}" for n in range(40))

@@ -23,10 +23,11 @@ from ossdoc.backends.llm import Message, ScriptedLLM
 from ossdoc.config import Settings
 from ossdoc.services.docs import docx_output, office
 from ossdoc.services.docs.docx_output import RewriteStats, rewrite_docx
+from ossdoc.services.docs.generation import Generation
 from ossdoc.services.docs.language import INSIST
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args, Operation
-from ossdoc.services.docs.service import DocumentService, Generation
+from ossdoc.services.docs.service import DocumentService
 
 pytestmark = pytest.mark.anyio
 TRANSLATE = OPERATIONS["doc/translate"]

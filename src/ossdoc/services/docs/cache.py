@@ -14,10 +14,8 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ossdoc.services.docs.service import Progress
+from ossdoc.services.docs.generation import Progress
 
 log = logging.getLogger("ossdoc.docs")
 SCHEMA = """
@@ -56,8 +54,6 @@ class ResultCache:
         return int(size)
 
     def get(self, key: str) -> Progress | None:
-        from ossdoc.services.docs.service import Progress  # service.py imports this module
-
         if self._db is None:
             return None
         try:

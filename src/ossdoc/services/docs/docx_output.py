@@ -24,8 +24,9 @@ from typing import Any
 from ossdoc import errors
 from ossdoc.services.docs import docx_segments
 from ossdoc.services.docs.docx_segments import Segment
+from ossdoc.services.docs.generation import Generation
 from ossdoc.services.docs.registry import Args, Operation
-from ossdoc.services.docs.service import MIN_OUTPUT_TOKENS, DocumentService, Generation
+from ossdoc.services.docs.service import MIN_OUTPUT_TOKENS, DocumentService
 
 log = logging.getLogger("ossdoc.docs")
 

@@ -14,9 +14,10 @@ from ossdoc import errors
 from ossdoc.backends.storage.base import ObjectMeta
 from ossdoc.services.docs import office
 from ossdoc.services.docs.docx_output import rewrite_docx
+from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.params import SaveAs
 from ossdoc.services.docs.registry import DocRequest
-from ossdoc.services.docs.service import DocumentService, Progress
+from ossdoc.services.docs.service import DocumentService
 from ossdoc.services.docs.source import stored_document, stored_text
 from ossdoc.services.objects import ObjectStore
 

@@ -9,14 +9,13 @@ the others wait, at most ``queue_size`` of them; a long document takes a slot pi
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ossdoc import errors
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, Sampling
@@ -27,6 +26,7 @@ from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.admission import Admission, LocalAdmission
 from ossdoc.services.docs.cache import ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
+from ossdoc.services.docs.generation import Generation, Progress, Resume, Ticket, replay
 from ossdoc.services.docs.language import StartCheck
 from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.operations import OPERATIONS
@@ -42,105 +42,12 @@ SECTIONS = 8  # a long summary is the summaries of at most this many pieces, in 
 
 
 @dataclass(frozen=True)
-class Resume:
-    """Where a generation has come, to continue it later (a resumed event stream): in piece
-    ``piece`` of its plan, after the finished pieces' text ``prefix`` and tokens ``used``, with
-    ``raw`` generated in that piece for ``tokens``."""
-
-    piece: int = 0
-    prefix: str = ""
-    raw: str = ""
-    used: tuple[int, int] = (0, 0)
-    tokens: tuple[int, int] = (0, 0)
-
-    def dumps(self) -> str:
-        return json.dumps([self.piece, self.prefix, self.raw, self.used, self.tokens], ensure_ascii=False)
-
-    @classmethod
-    def loads(cls, text: str) -> Resume | None:
-        try:
-            piece, prefix, raw, used, tokens = json.loads(text)
-            return cls(
-                int(piece),
-                str(prefix),
-                str(raw),
-                (int(used[0]), int(used[1])),
-                (int(tokens[0]), int(tokens[1])),
-            )
-        except (ValueError, TypeError, IndexError):
-            return None
-
-
-@dataclass(frozen=True)
-class Progress:
-    text: str  # everything generated so far, cleaned; each Progress extends the previous one
-    finish_reason: str | None  # None while generating, then "stop" or "length"
-    input_tokens: int
-    output_tokens: int
-    chunks: int = 1  # pieces a long document was processed in
-    restarts: int = 0  # generations restarted by the language guard
-    # How to continue from here (None where it cannot be: the map phase of a long summary).
-    resume: Resume | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
 class Job:
     operation: Operation
     content: str
     messages: list[Message]
     sampling: Sampling
     language: str  # the language the result must be written in
-
-
-class _Ticket:
-    """A place in the queue, given back exactly once."""
-
-    def __init__(self, service: DocumentService | None) -> None:
-        self._service = service  # None: a result that took no place (from the cache)
-
-    def release(self) -> None:
-        if self._service is not None:
-            self._service.admission.release()
-            metrics.get().queue_depth.dec()
-            self._service = None
-
-
-class Generation:
-    """An admitted request: iterate it for Progress; ``aclose()`` cancels the generation (closing the
-    backend's stream) and frees its place, also when it was never iterated."""
-
-    def __init__(
-        self, steps: AsyncGenerator[Progress, None], ticket: _Ticket, *, resumed: bool = False
-    ) -> None:
-        self._steps = steps
-        self._ticket = ticket
-        self.resumed = resumed  # it continues an earlier generation (a Resume was followed)
-
-    def __aiter__(self) -> AsyncIterator[Progress]:
-        return self
-
-    async def __anext__(self) -> Progress:
-        return await self._steps.__anext__()
-
-    async def aclose(self) -> None:
-        try:
-            await self._steps.aclose()
-        finally:
-            self._ticket.release()
-
-    async def result(self, watch: Callable[[Progress], None] | None = None) -> Progress:
-        """Run to the end (closing, also when interrupted) and return the last step; ``watch`` sees
-        every step."""
-        last: Progress | None = None
-        try:
-            async for progress in self:
-                last = progress
-                if watch is not None:
-                    watch(progress)
-        finally:
-            await self.aclose()
-        assert last is not None and last.finish_reason is not None
-        return last
 
 
 class DocumentService:
@@ -193,7 +100,7 @@ class DocumentService:
         metrics.get().cache.labels("miss" if cached is None else "hit").inc()
         if cached is not None:
             log.info("%s answered from the result cache", operation.name)
-            return Generation(_replay(cached), _Ticket(None))
+            return Generation(replay(cached), Ticket(None))
         context = self.backend.info.context_size
         # Counted at once: each count is a round trip to the backend, before the first event.
         counted, overhead = await asyncio.gather(
@@ -251,7 +158,7 @@ class DocumentService:
         """Requests holding a place in the queue (generating or waiting), machine-wide."""
         return self.admission.taken()
 
-    def _admit(self, operation: Operation) -> _Ticket:
+    def _admit(self, operation: Operation) -> Ticket:
         taken = self.admission.admit(self.slots + self.queue_size)
         if taken is None:
             waiting = self.admission.taken() - self.slots
@@ -261,7 +168,7 @@ class DocumentService:
             raise err
         metrics.get().queue_depth.inc()
         log.info("%s admitted: %d in the queue (%d slot(s))", operation.name, taken, self.slots)
-        return _Ticket(self)
+        return Ticket(self.admission)
 
     def _retry_after(self, waiting: int) -> int:
         return max(1, min(300, math.ceil(self._seconds * (waiting + 1) / self.slots)))
@@ -280,9 +187,7 @@ class DocumentService:
             raise errors.InternalError("The model backend failed.") from exc
         return sum(counts) + MESSAGE_OVERHEAD * (len(messages) + 1)
 
-    async def _run(
-        self, plan: Plan, ticket: _Ticket, resume: Resume | None
-    ) -> AsyncGenerator[Progress, None]:
+    async def _run(self, plan: Plan, ticket: Ticket, resume: Resume | None) -> AsyncGenerator[Progress, None]:
         name = plan.operation.name
         tokens, done = (0, 0), False
         try:
@@ -378,7 +283,7 @@ class DocumentService:
         tasks = [asyncio.ensure_future(self._final(job)) for job in ready]
         try:
             for job, task in zip(ready, tasks, strict=True):
-                yield job, _replay(await task)
+                yield job, replay(await task)
         finally:
             for task in tasks:
                 task.cancel()
@@ -508,10 +413,6 @@ class Plan:
 def _plus(used: tuple[int, int, int], step: Progress) -> tuple[int, int, int]:
     """Input tokens, output tokens and restarts so far, with those of ``step``."""
     return used[0] + step.input_tokens, used[1] + step.output_tokens, used[2] + step.restarts
-
-
-async def _replay(result: Progress) -> AsyncGenerator[Progress, None]:
-    yield result
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:

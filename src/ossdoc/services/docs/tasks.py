@@ -21,8 +21,9 @@ from ossdoc import errors
 from ossdoc.backends.state import process_owner
 from ossdoc.backends.tasks import FINISHED, State, TaskRecord, TaskStore
 from ossdoc.services.docs import pipeline
+from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.pipeline import Outcome
-from ossdoc.services.docs.service import DocumentService, Progress
+from ossdoc.services.docs.service import DocumentService
 from ossdoc.services.objects import ObjectStore
 
 log = logging.getLogger("ossdoc.tasks")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import signal
@@ -117,3 +119,53 @@ def test_a_disconnect_through_a_worker_stops_the_model_within_a_token(served: Ru
         r"generation cancelled: (\d+) token computed after the cancel(?: \(a step of (\d+)\))?", log
     )
     assert found and all(int(n) <= int(step or 1) for n, step in found), log[-3000:]
+
+
+def test_a_stream_resumes_on_the_real_model_without_a_second_generation(served: RunningServer) -> None:
+    bucket = make_bucket(served)
+    client, reply = stream(served, bucket, "continue")
+    with closing(client), closing(reply):
+        seen = []
+        for line in reply.iter_lines():
+            if line.startswith("id: "):
+                seen.append(int(line[4:]))
+            if line == "event: Result" or len(seen) == 3:
+                break
+    if len(seen) < 3:
+        pytest.skip("the model ended its reply before the third event")
+    resource = f"/{bucket}/doc.txt?x-oss-process"
+    body = f"x-oss-process=doc/continue,content_{b64(TEXT)},format_event-stream"
+    deadline = time.monotonic() + 60
+    while True:  # the disconnect is seen, the generation stops, then it can be continued
+        headers = signed_headers(served, "POST", resource, {"Last-Event-ID": str(seen[-1])})
+        resumed = httpx.post(f"{served.endpoint}{resource}", content=body, headers=headers, timeout=300)
+        if resumed.headers.get("x-oss-stream-resume") != "follow" or time.monotonic() > deadline:
+            break
+    assert resumed.status_code == 200
+    assert resumed.headers["x-oss-stream-resume"] in ("continue", "replay"), resumed.headers
+    ids = [int(line[4:]) for line in resumed.text.splitlines() if line.startswith("id: ")]
+    assert ids and ids[0] >= seen[-1] and "event: Result" in resumed.text
+    final = json.loads(resumed.text.rsplit("data: ", 1)[1])
+    # One generation's counts: the prompt counted once, the tokens going on from where it stopped.
+    assert final["Usage"]["OutputTokens"] >= len(seen) and final["Output"]["Text"].strip()
+
+
+def test_an_async_task_runs_once_on_the_real_model(served: RunningServer) -> None:
+    bucket = make_bucket(served)
+    offset = served.log.stat().st_size
+    key = base64.urlsafe_b64encode(b"polished.txt").decode().rstrip("=")
+    process = f"doc/polish,content_{b64('the cat sat on the mat and looked at the moon')}|sys/saveas,o_{key}"
+    reply = post(served, bucket, f"x-oss-async-process={process}", query="x-oss-async-process")
+    assert reply.status_code == 200, reply.text
+    task_id = reply.json()["TaskId"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        headers = signed_headers(served, "GET", f"/{bucket}/")
+        state = httpx.get(
+            f"{served.endpoint}/{bucket}/", params={"x-oss-async-task": task_id}, headers=headers
+        ).json()
+        if state["State"] in ("Succeeded", "Failed"):
+            break
+        time.sleep(0.5)
+    assert state["State"] == "Succeeded" and state["Attempts"] == 1, state
+    assert served.log.read_bytes()[offset:].decode().count(f"task {task_id} succeeded") == 1

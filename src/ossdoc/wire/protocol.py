@@ -23,9 +23,6 @@ from ossdoc.wire.context import new_request_id
 MAX_HEAD_BYTES = 64 * 1024
 # How long a connection answered before its request was read keeps draining what the client sends.
 LINGER_SECONDS = 2.0
-# A response body up to this size is sent in one write with its head (a copy of the body; larger
-# ones go in a write of their own).
-COALESCE_BYTES = 64 * 1024
 
 InvalidRequest = errors.define("InvalidRequest", 400, "The request is not a valid HTTP request.")
 
@@ -54,36 +51,11 @@ class _LingeringTransport:
     def __init__(self, transport: asyncio.Transport, protocol: OSSHttpToolsProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
-        self._head = b""
 
     def __getattr__(self, name: str) -> Any:
-        self.flush()
         return getattr(self._transport, name)
 
-    def write(self, data: bytes) -> None:
-        """A response head is held until its body comes, so a small reply goes out in one send, not
-        two (uvicorn writes the head and the body apart: on loopback the second syscall is most of
-        a small GET's cost). A head whose body does not follow in this turn of the loop (a streamed
-        or empty body) goes out on the next."""
-        if self._head:
-            head, self._head = self._head, b""
-            if len(data) <= COALESCE_BYTES:
-                self._transport.write(head + data)
-                return
-            self._transport.write(head)
-        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):
-            self._head = data
-            asyncio.get_running_loop().call_soon(self.flush)
-            return
-        self._transport.write(data)
-
-    def flush(self) -> None:
-        if self._head:
-            head, self._head = self._head, b""
-            self._transport.write(head)
-
     def close(self) -> None:
-        self.flush()
         if self._protocol.reading_request_body():
             self._protocol.linger()
         else:

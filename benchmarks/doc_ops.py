@@ -211,6 +211,14 @@ def cpu_per_event(workdir: Path) -> tuple[float, int]:
         return spent / max(events, 1), events
 
 
+def wait_ready(server: RunningServer, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while httpx.get(f"{server.endpoint}/-/readyz", timeout=10).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("ossdoc did not become ready")
+        time.sleep(0.2)
+
+
 def make_bucket(server: RunningServer) -> str:
     auth = oss2.Auth(server.access_key_id, server.access_key_secret)
     oss2.Bucket(auth, server.endpoint, "bench").create_bucket()
@@ -317,6 +325,7 @@ def main() -> None:
             results["direct"].append(direct(llm, messages, args.tokens))
             del llm
             with running(workdir / "ossdoc", **settings) as server:
+                wait_ready(server)  # the model service loads beside the workers: not part of a request
                 bucket = make_bucket(server) if round_no == 0 else "bench"
                 results["sse"].append(through_ossdoc(server, bucket, stream=True))
                 results["json"].append(through_ossdoc(server, bucket, stream=False))

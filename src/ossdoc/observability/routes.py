@@ -45,7 +45,7 @@ def routes(state_of: StateOf, data: Path | None, observer: Observer | None = Non
         state = state_of()
         checks = {"started": state is not None, "model": False, "storage": False}
         if state is not None:
-            checks["model"] = state.docs is not None
+            checks["model"] = state.docs is not None and await _model_ready(state.docs.backend)
             checks["storage"] = await asyncio.to_thread(_writable, state.settings.data)
         ready = all(checks.values())
         return JSONResponse(
@@ -107,4 +107,16 @@ def _writable(data: Path) -> bool:
         probe.unlink()
         return True
     except OSError:
+        return False
+
+
+async def _model_ready(backend: object) -> bool:
+    """A model server (the machine's model service, or another) answers its health check; an
+    embedded model is ready once loaded."""
+    alive = getattr(backend, "alive", None)
+    if alive is None:
+        return True
+    try:
+        return bool(await asyncio.wait_for(alive(), 2.0))
+    except TimeoutError:
         return False

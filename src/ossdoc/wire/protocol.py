@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, answering requests it cannot parse the way OSS answers errors.
+"""uvicorn's httptools protocol, answering requests it cannot parse the way OSS answers errors, and
+sending files without copying them through Python (``wire/zerocopy.py``).
 
 Bytes that are not HTTP (a control character in the request line, a header without a colon, a
 request line or header block past ``MAX_HEAD_BYTES``) never reach the application: uvicorn answers
@@ -13,7 +14,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ossdoc import errors
-from ossdoc.wire import xml
+from ossdoc.wire import xml, zerocopy
 from ossdoc.wire.conditions import http_date
 from ossdoc.wire.context import new_request_id
 
@@ -68,9 +69,11 @@ class OSSHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._lingering: asyncio.TimerHandle | None = None
         self._raw_transport: asyncio.Transport | None = None
+        self._zero_copy = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._raw_transport = transport  # uvloop's, which is not an asyncio.Transport subclass
+        self._zero_copy = zerocopy.offered(transport)
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -100,6 +103,15 @@ class OSSHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        if self._zero_copy:
+            self.scope["extensions"] = {zerocopy.EXTENSION: {}}
+
+    def on_headers_complete(self) -> None:
+        before = self.cycle
+        super().on_headers_complete()
+        if self._zero_copy and self.cycle is not None and self.cycle is not before:
+            # Looked up when the request's task runs, which it has not yet.
+            self.cycle.send = zerocopy.wrap(self.cycle, self._raw_transport)  # type: ignore[method-assign,assignment]
 
     def _count(self, size: int) -> None:
         self._head_bytes += size

@@ -18,17 +18,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from redis_server import running  # noqa: E402
-
-from ossdoc.backends.state.admission import SQLiteAdmission  # noqa: E402
-from ossdoc.backends.state.quotas import SQLiteCounter  # noqa: E402
-from ossdoc.backends.state.redis_admission import RedisAdmission  # noqa: E402
-from ossdoc.backends.state.redis_client import RedisState  # noqa: E402
-from ossdoc.backends.state.redis_quotas import RedisCounter  # noqa: E402
-from ossdoc.backends.state.redis_streams import RedisJournal  # noqa: E402
-from ossdoc.backends.state.streams import Journal, StreamJournal  # noqa: E402
-from ossdoc.services.docs.admission import Admission  # noqa: E402
-from ossdoc.services.docs.quotas import Counter, Limits, Quotas  # noqa: E402
+from ossdoc.backends.state.admission import SQLiteAdmission
+from ossdoc.backends.state.quotas import SQLiteCounter
+from ossdoc.backends.state.redis_admission import RedisAdmission
+from ossdoc.backends.state.redis_client import RedisState
+from ossdoc.backends.state.redis_quotas import RedisCounter
+from ossdoc.backends.state.redis_streams import RedisJournal
+from ossdoc.backends.state.streams import Journal, StreamJournal
+from ossdoc.services.docs.admission import Admission
+from ossdoc.services.docs.quotas import Counter, Limits, Quotas
+from redis_server import running
 
 
 def median_us(operation: Callable[[], object], count: int) -> float:

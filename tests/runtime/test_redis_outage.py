@@ -47,10 +47,13 @@ def test_a_redis_outage_gives_clear_errors_and_service_recovers(
         for reply in (process(server, bucket), process(server, bucket, stream=True), submit(server, bucket)):
             assert reply.status_code == 503 and error_code(reply) == "ServiceUnavailable"
             assert "Redis" in reply.text
+        ready = httpx.get(f"{server.endpoint}/-/readyz", timeout=30)
+        assert ready.status_code == 503 and ready.json()["shared_state"] is False
         auth = oss2.Auth(server.access_key_id, server.access_key_secret)
         oss2.Bucket(auth, server.endpoint, bucket).put_object("still.txt", b"storage does not need Redis")
         own_redis.restart()
         until_ok(lambda: process(server, bucket))
+        assert httpx.get(f"{server.endpoint}/-/readyz", timeout=30).json()["shared_state"] is True
         assert process(server, bucket, stream=True).status_code == 200
         task_id = until_ok(lambda: submit(server, bucket)).json()["TaskId"]
         state = wait_task(server, bucket, task_id)

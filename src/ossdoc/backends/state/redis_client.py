@@ -74,7 +74,9 @@ def connect(url: str) -> redis.Redis:
 
 
 def unavailable(exc: Exception) -> errors.OSSError:
-    return errors.ServiceUnavailable(f"The shared state store (Redis) is unavailable: {exc}")
+    # The cause (an address, a Redis error) is for the log, not for clients.
+    log.warning("redis: %s", exc)
+    return errors.ServiceUnavailable("The shared state store (Redis) is unavailable; retry later.")
 
 
 @contextmanager
@@ -83,7 +85,6 @@ def guarded() -> Iterator[None]:
     try:
         yield
     except module().RedisError as exc:
-        log.warning("redis: %s", exc)
         raise unavailable(exc) from exc
 
 
@@ -176,6 +177,7 @@ class RedisState:
         return reaped
 
     def _stop_streams(self, owner: str) -> None:
+        # redis_streams builds on this module: imported here, not at the top.
         from ossdoc.backends.state.redis_streams import STOP_OWNER
 
         stop = self.client.register_script(STOP_OWNER)

@@ -11,7 +11,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import httpx
 
 import ossdoc_server
+import redis_server
 import seaweedfs
 from ossdoc_server import RunningServer, free_port
 
@@ -93,36 +93,11 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:] if log.exists() else ""
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, below: int = 500) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code < 500
+        return httpx.get(url, timeout=2).status_code < below
     except httpx.HTTPError:
         return False
-
-
-@contextmanager
-def redis(run: Path) -> Iterator[str]:
-    """``redis-server`` on loopback, nothing written to disk: the shared state lives as long as it."""
-    port = free_port()
-    run.mkdir(parents=True, exist_ok=True)
-    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(run)]
-    command += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
-    log = run / "redis.log"
-    process = Process("redis", f"127.0.0.1:{port}", _spawn(command, log), log)
-    try:
-
-        def ready() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    return sock.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        _wait("redis-server", process.process, log, ready, 30)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.stop()
 
 
 def model_server(run: Path, model: Path, api_key: str, threads: int = 1, **settings: str) -> Process:
@@ -155,8 +130,8 @@ def nginx(run: Path, upstreams: list[str], port: int = 0) -> Iterator[Process]:
     log = run / "nginx.out"
     process = Process("nginx", values["NGINX_LISTEN"], _spawn(command, log), log)
     try:
-        # Any HTTP answer from a replica through nginx (an unsigned request is refused) means ready.
-        _wait("nginx", process.process, log, lambda: _answers(f"http://{process.endpoint}/"), 30)
+        # Any HTTP answer means nginx listens (the replicas were ready before it started).
+        _wait("nginx", process.process, log, partial(_answers, f"http://{process.endpoint}/", 600), 30)
         yield process
     finally:
         process.stop()
@@ -182,7 +157,7 @@ def running(
     model_key = secrets.token_urlsafe(16)
     with ExitStack() as stack:
         store = stack.enter_context(seaweedfs.running(run / "seaweedfs"))
-        redis_url = stack.enter_context(redis(run / "redis"))
+        redis_url = stack.enter_context(redis_server.running(run / "redis")).url
         models = _model_servers(stack, run, model, model_key, model_servers if llm == "openai" else 0)
         settings = {
             **store.settings("s3://ossdoc"),

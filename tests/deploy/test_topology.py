@@ -30,7 +30,7 @@ TEXT = "Our town has a river, a market and an old mill by the bridge. "
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[topology.Topology]:
-    settings = {"cache_bytes": "0", "max_output_tokens": "200", "context_size": "2048"}
+    settings = {"cache_bytes": "0", "max_output_tokens": "160", "context_size": "2048"}
     run: Path = tmp_path_factory.mktemp("topology")
     with topology.running(run, model="smollm2-135m", **settings) as deployed:
         yield deployed
@@ -165,7 +165,7 @@ def test_killing_a_model_server_and_a_replica(deployed: topology.Topology) -> No
     # Freeze both model servers while streams are under way: a stream that has events but no end
     # then is one whose events came while its generation was unfinished (not buffered to the end).
     for _ in range(3):
-        before += streams(deployed, bucket, clock, 6)
+        before += streams(deployed, bucket, clock, 4)
         _under_way(before)
         for server in (m1, m2):
             _signal(server, signal.SIGSTOP)
@@ -182,11 +182,11 @@ def test_killing_a_model_server_and_a_replica(deployed: topology.Topology) -> No
     # the requests waiting for it go to the other. Then, with new streams under way, a whole replica.
     m1.kill()
     _signal(m2, signal.SIGCONT)
-    during = streams(deployed, bucket, clock, 4)
+    during = streams(deployed, bucket, clock, 3)
     _under_way(during, count=1)
     deployed.replicas[0].kill()
     killed = clock.tick()
-    after = streams(deployed, bucket, clock, 4)
+    after = streams(deployed, bucket, clock, 3)
     everything = before + during + after
     for stream in everything:
         assert stream.thread is not None

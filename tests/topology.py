@@ -119,11 +119,8 @@ def nginx(run: Path, upstreams: list[str], port: int = 0) -> Iterator[Process]:
     port = port or free_port()
     values = {"NGINX_LISTEN": f"127.0.0.1:{port}"}
     values.update({f"OSSDOC_REPLICA_{i}": upstream for i, upstream in enumerate(upstreams, 1)})
-    template = (DEPLOY / "nginx.conf").read_text()
-    if len(upstreams) == 1:  # one replica (benchmarks/scale.py's baseline): the second line goes
-        template = "\n".join(line for line in template.splitlines() if "${OSSDOC_REPLICA_2}" not in line)
     config = run / "nginx.conf"
-    config.write_text(string.Template(template).safe_substitute(values))
+    config.write_text(string.Template(_upstream_lines(len(upstreams))).safe_substitute(values))
     directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     command = [binary, "-p", f"{run}/", "-c", str(config), "-e", "stderr", "-g", directives]
@@ -135,6 +132,15 @@ def nginx(run: Path, upstreams: list[str], port: int = 0) -> Iterator[Process]:
         yield process
     finally:
         process.stop()
+
+
+def _upstream_lines(count: int) -> str:
+    """deploy/nginx.conf with one ``server ${OSSDOC_REPLICA_<n>}`` line per replica (it shows two)."""
+    lines = (DEPLOY / "nginx.conf").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "${OSSDOC_REPLICA_1}" in line)
+    kept = [line for line in lines if "${OSSDOC_REPLICA_" not in line]
+    servers = [lines[first].replace("_1}", f"_{n}}}") for n in range(1, count + 1)]
+    return "\n".join(kept[:first] + servers + kept[first:]) + "\n"
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ossdoc_server import RunningServer, running
+from redis_server import RunningRedis
 from seaweedfs import RunningSeaweedFS
 
 
@@ -30,4 +31,15 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSeawe
     import seaweedfs
 
     with seaweedfs.running(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRedis]:
+    """One real redis-server on 127.0.0.1 for the session; tests use their own key prefixes."""
+    import redis_server
+
+    if redis_server.binary() is None:
+        pytest.skip("redis-server is not installed (scripts/bootstrap test installs it)")
+    with redis_server.running(tmp_path_factory.mktemp("redis")) as server:
         yield server

@@ -84,6 +84,15 @@ class Settings:
     # journal (the last event and the generation's state) stays under this many bytes.
     resume_seconds: int = 600
     resume_bytes: int = 1024 * 1024
+    # State the replicas of one service share (admission, stream journal, task leases, quotas):
+    # "" keeps it in SQLite files of the data dir (one machine); "redis://host:6379/0" or
+    # "unix:///path/redis.sock": in that Redis, under keys starting with redis_prefix.
+    redis_url: str = ""
+    redis_prefix: str = "ossdoc:"
+    # Per access key, for document processing requests (sync, stream, async): requests and model
+    # tokens (input + output) a minute; 0 is unlimited. ``ossdoc keys quota`` overrides per key.
+    quota_rpm: int = 0
+    quota_tpm: int = 0
     fake_token_delay_ms: int = 0  # the fake backend's pace, for tests of streaming and the queue
     log_level: str = "info"
     log_format: str = "plain"  # plain | json (one JSON object per line, one line per request)

@@ -21,7 +21,7 @@ import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 KEYS_FILE = "keys.json"
@@ -39,6 +39,9 @@ class AccessKey:
     secret: str
     created: float = 0.0  # seconds since the epoch; 0 for the environment's pair
     description: str = ""
+    # Document processing quotas a minute (ossdoc keys quota); None: the server's default.
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 class KeyError_(ValueError):
@@ -63,6 +66,14 @@ class KeyRing:
         ring._stored = {key.id: key for key in keys}
         ring._current = lambda: ring._stored  # type: ignore[method-assign]
         return ring
+
+    def quota(self, access_key_id: str, default_rpm: int, default_tpm: int) -> tuple[int, int]:
+        """The requests and tokens a minute ``access_key_id`` may use (0: unlimited)."""
+        key = self._current().get(access_key_id)
+        if key is None:
+            return default_rpm, default_tpm
+        rpm = default_rpm if key.rpm is None else key.rpm
+        return rpm, default_tpm if key.tpm is None else key.tpm
 
     def secret_for(self, access_key_id: str) -> str | None:
         if self.env_key is not None and access_key_id == self.env_key.id:
@@ -138,9 +149,20 @@ def read(path: Path) -> list[AccessKey]:
     if not isinstance(entries, list):
         raise ValueError(f"{path} must hold a list of keys")
     return [
-        AccessKey(e["id"], e["secret"], float(e.get("created", 0)), str(e.get("description", "")))
+        AccessKey(
+            e["id"],
+            e["secret"],
+            float(e.get("created", 0)),
+            str(e.get("description", "")),
+            _limit(e.get("rpm")),
+            _limit(e.get("tpm")),
+        )
         for e in entries
     ]
+
+
+def _limit(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def stored_keys(data_dir: Path) -> list[AccessKey]:
@@ -148,12 +170,31 @@ def stored_keys(data_dir: Path) -> list[AccessKey]:
     return read(path) if path.exists() else []
 
 
-def create(data_dir: Path, description: str = "") -> AccessKey:
+def create(
+    data_dir: Path, description: str = "", rpm: int | None = None, tpm: int | None = None
+) -> AccessKey:
     """A new key pair, stored at once (every server process accepts it from its next request)."""
-    key = generate(description)
+    key = replace(generate(description), rpm=rpm, tpm=tpm)
     with _locked(data_dir):
         _write(data_dir, [*stored_keys(data_dir), key])
     return key
+
+
+def set_quota(data_dir: Path, key_id: str, rpm: int | None, tpm: int | None) -> AccessKey:
+    """Set a stored key's quotas (None: leave that one as it is; -1: back to the server's default);
+    every server process applies them from its next request."""
+    with _locked(data_dir):
+        keys = stored_keys(data_dir)
+        found = next((key for key in keys if key.id == key_id), None)
+        if found is None:
+            raise KeyError_(f"no key {key_id!r} in {data_dir / KEYS_FILE} (see: ossdoc keys list)")
+        changed = replace(
+            found,
+            rpm=found.rpm if rpm is None else None if rpm < 0 else rpm,
+            tpm=found.tpm if tpm is None else None if tpm < 0 else tpm,
+        )
+        _write(data_dir, [changed if key.id == key_id else key for key in keys])
+    return changed
 
 
 def revoke(data_dir: Path, key_id: str, env_key_id: str = "") -> AccessKey:
@@ -205,7 +246,7 @@ def _write(data_dir: Path, keys: list[AccessKey]) -> None:
     tmp = path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump([asdict(key) for key in keys], fh, indent=1)
+        json.dump([_entry(key) for key in keys], fh, indent=1)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -217,3 +258,7 @@ def _write(data_dir: Path, keys: list[AccessKey]) -> None:
     generation = Generation.open(data_dir)
     if generation is not None:
         generation.increment()  # under the writers' lock: no increment is lost
+
+
+def _entry(key: AccessKey) -> dict[str, object]:
+    return {name: value for name, value in asdict(key).items() if value is not None}

@@ -12,10 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from starlette.routing import Mount, Router
 
 from ossdoc.backends.llm import LLMBackend, create_backend, model_slots
-from ossdoc.backends.state.admission import SQLiteAdmission
-from ossdoc.backends.state.streams import StreamJournal
 from ossdoc.backends.storage import open_storage
-from ossdoc.backends.tasks import SQLiteTaskStore
 from ossdoc.config import Settings
 from ossdoc.console import create_console
 from ossdoc.keys import AccessKey, KeyRing, load_or_create
@@ -55,21 +52,14 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             cache_file = settings.data / "cache.sqlite3"
             cache = await asyncio.to_thread(ResultCache, settings.cache_bytes, cache_file)
             stack.callback(cache.close)
-            admission = SQLiteAdmission(shared.admission_path(settings.data))
-            stack.callback(admission.close)
+            state = await shared.open_state(settings, stack)
             slots = model_slots(settings)
-            docs = DocumentService(backend, settings, slots=slots, cache=cache, admission=admission)
-            streams = StreamJournal(
-                shared.streams_path(settings.data),
-                ttl=settings.resume_seconds,
-                max_bytes=settings.resume_bytes,
+            docs = DocumentService(
+                backend, settings, slots=slots, cache=cache, admission=state.admission, quotas=state.quotas
             )
-            stack.callback(streams.close)
-            task_store = await SQLiteTaskStore.open(shared.tasks_path(settings.data), settings.fsync)
-            stack.push_async_callback(task_store.close)
             execute = executor(docs, store, settings.max_document_bytes)
             tasks = TaskRunner(
-                task_store, execute, workers=settings.task_workers, retries=settings.task_retries
+                state.tasks, execute, workers=settings.task_workers, retries=settings.task_retries
             )
             await tasks.start()
             stack.push_async_callback(tasks.close)  # first: it records where running tasks stopped
@@ -81,7 +71,8 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
                 multipart=Multipart(store),
                 docs=docs,
                 tasks=tasks,
-                streams=streams,
+                streams=state.streams,
+                quotas=state.quotas,
             )
 
     observer = Observer(router, settings.data)

@@ -1,4 +1,4 @@
-"""``ossdoc keys create|list|revoke``: the access keys of a data dir, changed in place; a running
+"""``ossdoc keys create|list|revoke|quota``: the access keys of a data dir, changed in place; a running
 server (every worker process) sees the change on its next request."""
 
 from __future__ import annotations
@@ -26,15 +26,31 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("-e", "--endpoint", help="endpoint for the config file (default: the server's)")
     create.add_argument("-c", "--config", type=Path, help=f"config file to write ({profile.default_path()})")
     create.add_argument("--no-config", action="store_true", help="print the pair only")
+    _quota_flags(create)
+    quota = actions.add_parser(
+        "quota", help="set a key's document processing quotas (a running server applies them at once)"
+    )
+    quota.add_argument("key_id")
+    _quota_flags(quota)
     listing = actions.add_parser("list", help="list the keys (ids, never secrets)")
     revoke = actions.add_parser("revoke", help="remove a key: requests signed with it fail at once")
     revoke.add_argument("key_id")
-    for sub in (create, listing, revoke):
+    for sub in (create, listing, revoke, quota):
         sub.add_argument("--data", type=Path, help="the server's data directory ($OSSDOC_DATA)")
         sub.add_argument("--json", action="store_true", help="print JSON for scripts")
     create.set_defaults(handler=lambda a: run("keys create", lambda: _create(a)))
     listing.set_defaults(handler=lambda a: run("keys list", lambda: _list(a)))
     revoke.set_defaults(handler=lambda a: run("keys revoke", lambda: _revoke(a)))
+    quota.set_defaults(handler=lambda a: run("keys quota", lambda: _quota(a)))
+
+
+def _quota_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rpm", type=int, help="document requests a minute (0: unlimited, -1: the server's OSSDOC_QUOTA_RPM)"
+    )
+    parser.add_argument(
+        "--tpm", type=int, help="model tokens a minute (0: unlimited, -1: the server's OSSDOC_QUOTA_TPM)"
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -43,7 +59,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _create(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    key = store.create(settings.data, args.description)
+    rpm, tpm = (None if v is None or v < 0 else v for v in (args.rpm, args.tpm))
+    key = store.create(settings.data, args.description, rpm, tpm)
     written = ""
     if not args.no_config:
         endpoint = args.endpoint or os.environ.get("OSSDOC_ENDPOINT", "") or f"http://{settings.endpoint}"
@@ -69,6 +86,7 @@ def _list(args: argparse.Namespace) -> int:
             "Created": _when(k.created),
             "Description": k.description,
             "Source": "keys.json",
+            "Quota": _quota_text(k),
         }
         for k in store.stored_keys(settings.data)
     ]
@@ -78,6 +96,7 @@ def _list(args: argparse.Namespace) -> int:
             "Created": "",
             "Description": "",
             "Source": "environment",
+            "Quota": "default",
         }
         rows.insert(0, env)
 
@@ -87,7 +106,7 @@ def _list(args: argparse.Namespace) -> int:
         for row in rows:
             print(
                 f"{row['AccessKeyId']:<26} {row['Created'] or '-':<20} {row['Source']:<12} "
-                + row["Description"]
+                f"{row['Quota']:<22} " + row["Description"]
             )
 
     emit(args, rows, human)
@@ -102,6 +121,28 @@ def _revoke(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     emit(args, {"Revoked": key.id}, lambda: print(f"revoked {key.id}: requests signed with it now fail"))
     return 0
+
+
+def _quota(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.rpm is None and args.tpm is None:
+        raise UsageError("give --rpm N and/or --tpm N")
+    try:
+        key = store.set_quota(settings.data, args.key_id, args.rpm, args.tpm)
+    except store.KeyError_ as exc:
+        raise UsageError(str(exc)) from exc
+    value = {"AccessKeyId": key.id, "RequestsPerMinute": key.rpm, "TokensPerMinute": key.tpm}
+    emit(args, value, lambda: print(f"{key.id}: {_quota_text(key)} (from its next request)"))
+    return 0
+
+
+def _quota_text(key: store.AccessKey) -> str:
+    """``rpm=10 tpm=default``: a limit of 0 is unlimited, ``default`` is the server's setting."""
+
+    def one(value: int | None) -> str:
+        return "default" if value is None else "unlimited" if value == 0 else str(value)
+
+    return f"rpm={one(key.rpm)} tpm={one(key.tpm)}"
 
 
 def _when(ts: float) -> str:

@@ -21,6 +21,10 @@ _HELP = {
     "model": "local model preset name or path to a GGUF file",
     "log_format": "plain | json (one JSON line per request and per message)",
     "workers": "HTTP worker processes (default: the cores available)",
+    "redis_url": "share state between replicas in this Redis (redis://host:port/db, unix:///path); "
+    "one with a password: OSSDOC_REDIS_URL (argv is visible in ps)",
+    "quota_rpm": "document requests a minute per access key (0: unlimited)",
+    "quota_tpm": "model tokens a minute per access key (0: unlimited)",
 }
 
 

@@ -26,6 +26,7 @@ from ossdoc.wire.auth import SignedRequest, authenticate
 
 if TYPE_CHECKING:
     from ossdoc.observability.access import Observer
+    from ossdoc.services.docs import DocumentService
     from ossdoc.wire.state import AppState
 
 StateOf = Callable[[], "AppState | None"]
@@ -43,10 +44,11 @@ def routes(state_of: StateOf, data: Path | None, observer: Observer | None = Non
 
     async def readyz(request: Request) -> Response:
         state = state_of()
-        checks = {"started": state is not None, "model": False, "storage": False}
+        checks = {"started": state is not None, "model": False, "storage": False, "shared_state": False}
         if state is not None:
             checks["model"] = state.docs is not None and await _model_ready(state.docs.backend)
             checks["storage"] = await asyncio.to_thread(_writable, state.settings.data)
+            checks["shared_state"] = state.docs is not None and await asyncio.to_thread(_readable, state.docs)
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
@@ -98,6 +100,15 @@ def _authenticate(request: Request, state: AppState) -> str:
     if principal is None:
         raise errors.AccessDenied("Usage is shown to signed requests only.")
     return principal
+
+
+def _readable(docs: DocumentService) -> bool:
+    """The state replicas share (the admission count: SQLite, or Redis) answers."""
+    try:
+        docs.admission.taken()
+    except errors.OSSError:
+        return False
+    return True
 
 
 def _writable(data: Path) -> bool:

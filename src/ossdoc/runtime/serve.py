@@ -37,13 +37,13 @@ def supervise(settings: Settings, keys: KeyRing) -> int:
         model, child = _model_service(settings)
         children.append(child)
     listeners = bind(settings.host, settings.port, max(1, settings.workers))
-    shared.prepare(settings.data)
+    shared.prepare(settings)
     _import_lazy_parts()
     for index, listener in enumerate(listeners):
         others = [other for other in listeners if other is not listener]
         main = partial(run_worker, settings, keys, listener, others, model)
         children.append(Child(f"worker {index}", main))
-    supervisor = Supervisor(children, on_exit=partial(_on_exit, settings.data))
+    supervisor = Supervisor(children, on_exit=partial(_on_exit, settings))
     try:
         return supervisor.run()
     finally:
@@ -61,10 +61,10 @@ def _import_lazy_parts() -> None:
             getattr(anyio, name)
 
 
-def _on_exit(data: Path, child: Child) -> None:
+def _on_exit(settings: Settings, child: Child) -> None:
     """What a dead worker held is given back: its places in the admission queue, its task leases."""
     if child.name.startswith("worker"):
-        shared.worker_exited(data, child.last_pid)
+        shared.worker_exited(settings, child.last_pid)
 
 
 def _model_service(settings: Settings) -> tuple[ModelEndpoint, Child]:

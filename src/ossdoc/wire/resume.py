@@ -29,7 +29,7 @@ import anyio
 
 from ossdoc import errors
 from ossdoc.backends.state import process_owner
-from ossdoc.backends.state.streams import StreamJournal, StreamRecord
+from ossdoc.backends.state.streams import Journal, StreamRecord
 from ossdoc.services.docs import Generation, Progress
 from ossdoc.services.docs.generation import Resume
 from ossdoc.wire import sse
@@ -56,32 +56,43 @@ def last_event_id(value: str | None) -> int | None:
 class JournalRecorder:
     """An ``sse.Recorder`` that writes the stream's journal row."""
 
-    def __init__(self, journal: StreamJournal, key: str) -> None:
+    def __init__(self, journal: Journal, key: str) -> None:
         self.journal, self.key, self.owner = journal, key, process_owner()
         self.active = True
 
     def sent(self, event_id: int, event: bytes, latest: Progress | None) -> None:
         if self.active:
-            self.active = self.journal.sent(self.key, self.owner, event_id, event, _resume(latest))
+            try:
+                self.active = self.journal.sent(self.key, self.owner, event_id, event, _resume(latest))
+            except errors.OSSError as exc:  # the stream goes on; it can no longer be resumed
+                log.warning("stream journal: %s", exc.message)
+                self.active = False
 
     def ended(self, finished: bool, latest: Progress | None) -> None:
         if self.active:
-            self.journal.end(self.key, self.owner, "done" if finished else "stopped", _resume(latest))
+            try:
+                self.journal.end(self.key, self.owner, "done" if finished else "stopped", _resume(latest))
+            except errors.OSSError as exc:
+                log.warning("stream journal: %s", exc.message)
 
 
 def _resume(progress: Progress | None) -> str:
     return progress.resume.dumps() if progress is not None and progress.resume is not None else ""
 
 
-async def new_stream(journal: StreamJournal, key: str, start: Start, request_id: str) -> sse.EventStream:
+async def new_stream(journal: Journal, key: str, start: Start, request_id: str) -> sse.EventStream:
     """A stream from its first event, journalled. Admission (or SlowDown) happens here."""
     generation = await start(None)
-    journal.begin(key, process_owner())
+    try:
+        journal.begin(key, process_owner())
+    except BaseException:
+        await generation.aclose()  # its place in the queue is given back
+        raise
     return sse.EventStream(generation, request_id, recorder=JournalRecorder(journal, key))
 
 
 async def resumed_stream(
-    journal: StreamJournal, record: StreamRecord, after: int, start: Start, request_id: str
+    journal: Journal, record: StreamRecord, after: int, start: Start, request_id: str
 ) -> tuple[str, AsyncIterable[bytes]]:
     """How the stream of ``record`` is resumed for a client that has seen events up to ``after``,
     and its events. Admission of a continued generation happens here."""
@@ -96,7 +107,7 @@ async def resumed_stream(
 
 
 async def _continue(
-    journal: StreamJournal, record: StreamRecord, after: int, start: Start, request_id: str
+    journal: Journal, record: StreamRecord, after: int, start: Start, request_id: str
 ) -> sse.EventStream:
     try:
         generation = await start(Resume.loads(record.resume) if record.resume else None)
@@ -111,6 +122,10 @@ async def _continue(
     return sse.EventStream(
         generation, request_id, first_id=record.event_id + 1, replay=replay, recorder=recorder
     )
+
+
+def _error(exc: errors.OSSError, request_id: str) -> dict[str, str]:
+    return {"RequestId": request_id, "Code": exc.code, "Message": exc.message}
 
 
 async def _once(event: bytes) -> AsyncIterator[bytes]:
@@ -128,14 +143,18 @@ async def _closing(stream: sse.EventStream) -> AsyncIterator[bytes]:
 
 
 async def _follow(
-    journal: StreamJournal, key: str, after: int, start: Start, request_id: str, ping: float = 15.0
+    journal: Journal, key: str, after: int, start: Start, request_id: str, ping: float = 15.0
 ) -> AsyncIterator[bytes]:
     """The events another connection's generation writes to the journal; if that generation stops
     (its client gone) or its worker dies, this request continues it."""
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
     while True:
-        record = journal.get(key)
+        try:
+            record = journal.get(key)
+        except errors.OSSError as exc:  # the journal is away (Redis): an error event ends the reply
+            yield sse.frame(after + 1, "error", _error(exc, request_id))
+            return
         if record is None:
             return  # expired meanwhile
         if record.event_id > after:
@@ -144,14 +163,13 @@ async def _follow(
             yield record.frame
         if record.state == "done":
             return
-        taken = journal.take(key, process_owner()) if record.state == "stopped" else None
-        if taken is not None:
-            try:
-                stream = await _continue(journal, taken, after, start, request_id)
-            except errors.OSSError as exc:  # the reply has started: an error event ends it
-                body = {"RequestId": request_id, "Code": exc.code, "Message": exc.message}
-                yield sse.frame(after + 1, "error", body)
-                return
+        try:
+            taken = journal.take(key, process_owner()) if record.state == "stopped" else None
+            stream = None if taken is None else await _continue(journal, taken, after, start, request_id)
+        except errors.OSSError as exc:  # the reply has started: an error event ends it
+            yield sse.frame(after + 1, "error", _error(exc, request_id))
+            return
+        if stream is not None:
             async for event in _closing(stream):
                 yield event
             return

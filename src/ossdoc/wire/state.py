@@ -25,3 +25,5 @@ class AppState:
     tasks: Any = None
     # The journal of event streams, for clients that resume them (ossdoc.backends.state.streams).
     streams: Any = None
+    # Per-access-key quotas of document processing (ossdoc.services.docs.quotas).
+    quotas: Any = None

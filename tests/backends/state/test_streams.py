@@ -1,13 +1,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from ossdoc.backends.state.streams import StreamJournal
+import pytest
+
+from ossdoc.backends.state.redis_client import RedisState
+from ossdoc.backends.state.redis_streams import RedisJournal
+from ossdoc.backends.state.streams import Journal, StreamJournal
+
+OpenJournal = Callable[..., Journal]
 
 
-def test_a_stream_is_journalled_ended_and_taken_over_once(tmp_path: Path) -> None:
-    journal, other = StreamJournal(tmp_path / "s.db"), StreamJournal(tmp_path / "s.db")
+@pytest.fixture
+def journals(state_backend: str, tmp_path: Path, redis_states: Callable[[str], RedisState]) -> OpenJournal:
+    """Opens a journal (as another process would) on the one store of the test."""
+    if state_backend == "sqlite":
+        return lambda **bounds: StreamJournal(tmp_path / "s.db", **bounds)
+    return lambda **bounds: RedisJournal(redis_states("journal"), **bounds)
+
+
+def test_a_stream_is_journalled_ended_and_taken_over_once(journals: OpenJournal) -> None:
+    journal, other = journals(), journals()
     journal.begin("k", "a")
     assert journal.sent("k", "a", 0, b"event 0", "state 0")
     assert journal.sent("k", "a", 1, b"event 1", "state 1")
@@ -24,8 +39,8 @@ def test_a_stream_is_journalled_ended_and_taken_over_once(tmp_path: Path) -> Non
     assert record is not None and record.state == "done" and record.resume == "state 1b"
 
 
-def test_the_journal_is_bounded_in_bytes_and_time(tmp_path: Path) -> None:
-    journal = StreamJournal(tmp_path / "s.db", ttl=0.2, max_bytes=100)
+def test_the_journal_is_bounded_in_bytes_and_time(journals: OpenJournal) -> None:
+    journal = journals(ttl=0.2, max_bytes=100)
     journal.begin("big", "a")
     assert not journal.sent("big", "a", 0, b"x" * 101, "")
     assert journal.get("big") is None
@@ -34,11 +49,26 @@ def test_the_journal_is_bounded_in_bytes_and_time(tmp_path: Path) -> None:
     assert journal.get("old") is None
 
 
-def test_a_dead_owner_streams_can_be_continued(tmp_path: Path) -> None:
-    journal = StreamJournal(tmp_path / "s.db")
+def test_a_dead_owner_streams_can_be_continued(journals: OpenJournal) -> None:
+    journal = journals()
     journal.begin("k", "host:12:ab")
     journal.begin("j", "host:123:cd")
     assert journal.stop_owner("host:12:") == 1
     stopped, running = journal.get("k"), journal.get("j")
     assert stopped is not None and stopped.state == "stopped"
     assert running is not None and running.state == "running"
+
+
+def test_a_reaped_redis_owner_streams_can_be_continued(
+    redis_states: Callable[[str], RedisState], state_backend: str
+) -> None:
+    if state_backend != "redis":
+        pytest.skip("Redis only: a replica that died is noticed by its silence")
+    dead = redis_states("host:7:dead")
+    dead.beat()
+    RedisJournal(dead).begin("k", dead.owner)
+    dead.client.delete(dead.alive_key(dead.owner))  # its last beat expired
+    other = redis_states("host:8:alive")
+    assert other.reap() == ["host:7:dead"]
+    taken = RedisJournal(other).take("k", other.owner)
+    assert taken is not None and taken.owner == other.owner

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ossdoc.backends.tasks import MemoryTaskStore, SQLiteTaskStore, TaskRecord, TaskStore
+from ossdoc.backends.tasks.redis import RedisTaskStore
 
 pytestmark = pytest.mark.anyio
 
@@ -17,11 +19,16 @@ def task(task_id: str, bucket: str = "b", state: str = "Queued", finished: float
     )  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TaskStore]:
-    opened: TaskStore = (
-        MemoryTaskStore() if request.param == "memory" else await SQLiteTaskStore.open(tmp_path / "t.db")
-    )
+    opened: TaskStore
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server").url
+        opened = RedisTaskStore(url, prefix=f"test-{secrets.token_hex(4)}:")
+    elif request.param == "sqlite":
+        opened = await SQLiteTaskStore.open(tmp_path / "t.db")
+    else:
+        opened = MemoryTaskStore()
     yield opened
     await opened.close()
 
@@ -123,11 +130,18 @@ async def test_cancel_marks_a_queued_or_running_task_and_leaves_a_finished_one(s
     assert await store.cancel("missing", 50.0) is None
 
 
-async def test_claims_from_two_connections_never_share_a_task(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_claims_from_two_connections_never_share_a_task(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     import asyncio
 
-    path = tmp_path / "tasks.sqlite3"
-    stores = [await SQLiteTaskStore.open(path) for _ in range(2)]
+    stores: list[TaskStore]
+    if backend == "redis":
+        url, prefix = request.getfixturevalue("redis_server").url, f"test-{secrets.token_hex(4)}:"
+        stores = [RedisTaskStore(url, prefix) for _ in range(2)]
+    else:
+        stores = [await SQLiteTaskStore.open(tmp_path / "tasks.sqlite3") for _ in range(2)]
     try:
         for n in range(30):
             await stores[0].add(task(f"t{n:02d}"))

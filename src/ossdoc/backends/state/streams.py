@@ -13,7 +13,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 State = Literal["running", "done", "stopped"]  # stopped: its client left, it can be continued
 SCHEMA = """CREATE TABLE IF NOT EXISTS streams (
@@ -31,6 +31,28 @@ class StreamRecord:
     resume: str  # the generation's state to continue from (the service's JSON), "" for none
     created: float
     updated: float
+
+
+class Journal(Protocol):
+    """The journal's operations; ``StreamJournal`` (SQLite, one machine) and ``RedisJournal``
+    (replicas) implement them."""
+
+    ttl: float
+    max_bytes: int
+
+    def get(self, key: str) -> StreamRecord | None: ...
+
+    def begin(self, key: str, owner: str) -> None: ...
+
+    def sent(self, key: str, owner: str, event_id: int, frame: bytes, resume: str) -> bool: ...
+
+    def end(self, key: str, owner: str, state: State, resume: str = "") -> None: ...
+
+    def take(self, key: str, owner: str) -> StreamRecord | None: ...
+
+    def stop_owner(self, owner_prefix: str) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class StreamJournal:

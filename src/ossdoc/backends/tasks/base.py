@@ -37,6 +37,8 @@ class TaskRecord:
     progress_chars: int = 0
     progress_input_tokens: int = 0
     progress_output_tokens: int = 0
+    # The access key that submitted it: its generation's tokens count against that key's quota.
+    access_key_id: str = ""
 
 
 class TaskStore(Protocol):

@@ -31,6 +31,7 @@ from ossdoc.services.docs.generation import Generation, Progress, Resume, Ticket
 from ossdoc.services.docs.language import StartCheck
 from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.operations import OPERATIONS
+from ossdoc.services.docs.quotas import Quotas, account
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
 
 log = logging.getLogger("ossdoc.docs")
@@ -60,6 +61,7 @@ class DocumentService:
         slots: int = 1,
         cache: ResultCache | None = None,
         admission: Admission | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.backend = backend
         self.operations = operations
@@ -72,6 +74,7 @@ class DocumentService:
         self._seconds = 5.0  # moving average of a generation's time on the model, for Retry-After
         self.cache = cache if cache is not None else ResultCache(settings.cache_bytes)
         self.counter = TokenCounter(backend)
+        self.quotas = quotas
 
     @property
     def body_limit(self) -> int:
@@ -197,6 +200,12 @@ class DocumentService:
     async def _run(self, plan: Plan, ticket: Ticket, resume: Resume | None) -> AsyncGenerator[Progress, None]:
         name = plan.operation.name
         tokens, done = (0, 0), False
+        # A continued generation's counts go on from the earlier one's, charged already.
+        before = (
+            (0, 0)
+            if resume is None
+            else (resume.used[0] + resume.tokens[0], resume.used[1] + resume.tokens[1])
+        )
         try:
             final: Progress | None = None
             # aclosing: closing this generation must close the inner ones at once, down to
@@ -232,6 +241,12 @@ class DocumentService:
             raise errors.InternalError("Document processing failed in the model backend.") from exc
         finally:
             ticket.release()
+            self._charge(tokens[0] - before[0] + tokens[1] - before[1])
+
+    def _charge(self, tokens: int) -> None:
+        key_id = account.get()
+        if self.quotas is not None and key_id is not None:
+            self.quotas.charge(key_id, tokens)
 
     async def _pieces(self, plan: Plan, resume: Resume | None) -> AsyncGenerator[Progress, None]:
         """Cumulative progress over every piece: one text, one Result at the end."""

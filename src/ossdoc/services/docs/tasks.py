@@ -20,7 +20,7 @@ from functools import partial
 from ossdoc import errors
 from ossdoc.backends.state import process_owner
 from ossdoc.backends.tasks import FINISHED, State, TaskRecord, TaskStore
-from ossdoc.services.docs import pipeline
+from ossdoc.services.docs import pipeline, quotas
 from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.pipeline import Outcome
 from ossdoc.services.docs.service import DocumentService
@@ -98,8 +98,19 @@ class TaskRunner:
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
         self._workers.append(asyncio.create_task(self._renew_leases()))
 
-    async def submit(self, bucket: str, key: str, process: str, request_id: str) -> TaskRecord:
-        task = TaskRecord(new_task_id(), bucket, key, process, request_id, "Queued", time.time())
+    async def submit(
+        self, bucket: str, key: str, process: str, request_id: str, access_key_id: str = ""
+    ) -> TaskRecord:
+        task = TaskRecord(
+            new_task_id(),
+            bucket,
+            key,
+            process,
+            request_id,
+            "Queued",
+            time.time(),
+            access_key_id=access_key_id,
+        )
         await self.store.add(task)
         self._wake.set()
         log.info("task %s queued: %s on %s/%s", task.task_id, process.split(",")[0], bucket, key)
@@ -144,7 +155,11 @@ class TaskRunner:
     async def _next(self) -> TaskRecord:
         while True:
             self._wake.clear()
-            task = await self.store.claim(self.owner, time.time(), self.lease)
+            try:
+                task = await self.store.claim(self.owner, time.time(), self.lease)
+            except errors.ServiceUnavailable as exc:  # a shared store away: tried again at the next poll
+                log.warning("tasks: %s", exc.message)
+                task = None
             if task is not None:
                 return task
             with contextlib.suppress(TimeoutError):
@@ -203,7 +218,11 @@ class TaskRunner:
                     progress_input_tokens=step.input_tokens if step else 0,
                     progress_output_tokens=step.output_tokens if step else 0,
                 )
-                if await self.store.renew(renewed):
+                try:
+                    if await self.store.renew(renewed):
+                        continue
+                except errors.ServiceUnavailable as exc:  # the lease may run out: the claim decides
+                    log.warning("tasks: lease of %s not renewed: %s", task_id, exc.message)
                     continue
                 running = self._running.get(task_id)
                 if running is not None and task_id not in self._lost:
@@ -214,6 +233,7 @@ class TaskRunner:
     async def _attempt(self, task: TaskRecord) -> Outcome:
         """Run the task, waiting out a full queue and retrying an unavailable model backend."""
         delay, failures = 1.0, 0
+        quotas.account.set(task.access_key_id)  # this task's own context: its tokens are its key's
         while True:
             try:
                 return await self.execute(task, partial(self._progress.__setitem__, task.task_id))

@@ -13,9 +13,10 @@ from functools import partial
 from starlette.responses import Response
 
 from ossdoc import errors
-from ossdoc.backends.state.streams import StreamJournal
+from ossdoc.backends.state.streams import Journal
 from ossdoc.services.docs import DocumentService, Progress, params, pipeline
 from ossdoc.services.docs.params import SaveAs
+from ossdoc.services.docs.quotas import Limits, Quotas, account
 from ossdoc.services.docs.source import stored_text
 from ossdoc.services.naming import check_bucket_name
 from ossdoc.wire import addressing, resume, sse
@@ -26,6 +27,7 @@ from ossdoc.wire.routing import Router
 
 router = Router()
 JSON_TYPE = "application/json;charset=UTF-8"
+ANONYMOUS = "anonymous"  # the quota account of unsigned requests (a public bucket's)
 
 
 @router.route("POST", "object", "x-oss-process")
@@ -41,6 +43,7 @@ async def process_object(ctx: Context) -> Response:
         check_save_as(request.save_as)
     limit = ctx.state.settings.max_document_bytes
     if not request.stream:
+        count_request(ctx)
         work = pipeline.run(docs, ctx.state.store, request, bucket, key, limit)
         outcome = await with_cancellation(ctx.request.receive, work)
         if outcome.saved is not None:
@@ -51,16 +54,30 @@ async def process_object(ctx: Context) -> Response:
         # Beyond the cloud service: without content, the object in the path is the document.
         content = await stored_text(ctx.state.store, bucket, key, limit)
     start = partial(docs.start, request.operation, content, request.args)
-    journal: StreamJournal = ctx.state.streams
+    journal: Journal = ctx.state.streams
     stream = resume.stream_key(ctx.principal or "", bucket, key, params.form_value(body))
     after = resume.last_event_id(ctx.headers.get("last-event-id"))
     record = journal.get(stream) if after is not None else None
+    # A resumed stream is the same request again: counted once, its tokens still charged.
+    count_request(ctx, new=record is None)
     # Admission (or 503 SlowDown) happens here, before any reply is started.
     if after is not None and record is not None:
         how, events = await resume.resumed_stream(journal, record, after, start, ctx.request_id)
         return sse.EventStreamResponse(events, headers={resume.HEADER: how})
     events = await resume.new_stream(journal, stream, start, ctx.request_id)
     return sse.EventStreamResponse(events, headers={resume.HEADER: "fresh"} if after is not None else None)
+
+
+def count_request(ctx: Context, new: bool = True) -> str:
+    """Count a document request against its access key's quota (``503 SlowDown`` when it is spent),
+    and charge the generations it runs to that key; the key."""
+    key_id = ctx.principal or ANONYMOUS
+    quotas: Quotas | None = ctx.state.quotas
+    if quotas is not None and new:
+        settings = ctx.state.settings
+        quotas.admit(key_id, Limits(*ctx.state.keys.quota(key_id, settings.quota_rpm, settings.quota_tpm)))
+    account.set(key_id)
+    return key_id
 
 
 def check_save_as(save_as: SaveAs) -> None:

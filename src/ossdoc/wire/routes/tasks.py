@@ -22,7 +22,7 @@ from ossdoc.services.docs.tasks import TaskRunner
 from ossdoc.wire import sse
 from ossdoc.wire.context import Context
 from ossdoc.wire.routes.common import check_md5, content_md5, int_param, iso8601
-from ossdoc.wire.routes.process import JSON_TYPE, check_save_as, service
+from ossdoc.wire.routes.process import JSON_TYPE, check_save_as, count_request, service
 from ossdoc.wire.routing import Router
 
 router = Router()
@@ -59,7 +59,8 @@ async def async_process_object(ctx: Context) -> Response:
         pipeline.check_docx_output(request)
     if request.content is None:
         await store.head(bucket, key)
-    task = await runner.submit(bucket, key, process, ctx.request_id)
+    key_id = count_request(ctx)
+    task = await runner.submit(bucket, key, process, ctx.request_id, key_id)
     # EventId names OSS's notification event; ossdoc sends none, but the SDKs read the field.
     event_id = f"{secrets.randbelow(1000)}-{secrets.token_urlsafe(18)}"
     reply = {"EventId": event_id, "RequestId": ctx.request_id, "TaskId": task.task_id}

@@ -223,7 +223,9 @@ def main() -> int:
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(0)
 
+    # SIGINT too, explicitly: a launcher started in the background inherits it ignored.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     key_id = os.environ.get("OSSDOC_ACCESS_KEY_ID", "")
     secret = os.environ.get("OSSDOC_ACCESS_KEY_SECRET", "")
     print(f"starting in {args.run.resolve()} (logs there) ...", flush=True)
@@ -247,8 +249,7 @@ def main() -> int:
             print(f"model     http://{server.endpoint}/v1")
         print(f"redis     {topology.redis_url}")
         print("Ctrl-C stops everything.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+        signal.pause()
     return 0
 
 

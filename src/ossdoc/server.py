@@ -23,7 +23,6 @@ from ossdoc.runtime import shared
 from ossdoc.runtime.model_client import model_client
 from ossdoc.runtime.serve import ModelEndpoint, supervise
 from ossdoc.services.docs import DocumentService
-from ossdoc.services.docs.cache import ResultCache
 from ossdoc.services.docs.tasks import TaskRunner, executor
 from ossdoc.services.multipart import Multipart
 from ossdoc.services.objects import ObjectStore
@@ -49,13 +48,15 @@ def create_app(settings: Settings, keys: KeyRing, *, model: ModelEndpoint | None
             else:
                 backend = await asyncio.to_thread(create_backend, settings, settings.data)
             stack.push_async_callback(backend.close)
-            cache_file = settings.data / "cache.sqlite3"
-            cache = await asyncio.to_thread(ResultCache, settings.cache_bytes, cache_file)
-            stack.callback(cache.close)
             state = await shared.open_state(settings, stack)
             slots = model_slots(settings)
             docs = DocumentService(
-                backend, settings, slots=slots, cache=cache, admission=state.admission, quotas=state.quotas
+                backend,
+                settings,
+                slots=slots,
+                cache=state.cache,
+                admission=state.admission,
+                quotas=state.quotas,
             )
             execute = executor(docs, store, settings.max_document_bytes)
             tasks = TaskRunner(

@@ -1,5 +1,5 @@
 """scripts/topology's launcher (tests/topology.py run as a program): it prints an endpoint and a key
-that work, and SIGTERM stops every process it started."""
+that work, and SIGTERM or Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import oss2
+import pytest
 
 TOPOLOGY = Path(__file__).resolve().parent.parent / "topology.py"
 
@@ -37,7 +38,8 @@ def listening(port: int) -> bool:
         return False
 
 
-def test_the_launcher_serves_then_stops_everything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_the_launcher_serves_then_stops_everything(tmp_path: Path, stop: signal.Signals) -> None:
     run = tmp_path / "run"
     command = [sys.executable, str(TOPOLOGY), "--llm", "fake", "--run", str(run)]
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -61,7 +63,7 @@ def test_the_launcher_serves_then_stops_everything(tmp_path: Path) -> None:
         assert len(ports) == 4 and all(map(listening, ports)), printed  # nginx, 2 replicas, redis
         assert processes_under(run)
     finally:
-        launcher.send_signal(signal.SIGTERM)
+        launcher.send_signal(stop)
         code = launcher.wait(60)
     assert code == 0
     assert processes_under(run) == []

@@ -197,3 +197,16 @@ def test_tasks_submitted_to_one_replica_run_once(replicas: Pair) -> None:
         assert state["Attempts"] == 1
     auth = oss2.Auth(first.access_key_id, first.access_key_secret)
     assert oss2.Bucket(auth, second.endpoint, bucket).get_object("out.txt").read()
+
+
+def test_a_result_cached_by_one_replica_answers_a_repeat_on_the_other(
+    tmp_path: Path, seaweedfs: RunningSeaweedFS, redis_server: RunningRedis
+) -> None:
+    with ExitStack() as stack:
+        first, second = start_pair(stack, tmp_path, seaweedfs, redis_server, cache_bytes="1048576")
+        bucket = make_bucket(first)
+        ran = process(first, bucket, "cached across replicas")
+        assert ran.status_code == 200, ran.text
+        repeat = process(second, bucket, "cached across replicas")
+        assert repeat.json()["Output"] == ran.json()["Output"]
+        assert "answered from the result cache" in second.log.read_text()

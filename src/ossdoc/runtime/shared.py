@@ -20,6 +20,7 @@ from ossdoc.backends.tasks.sqlite import expire_leases
 from ossdoc.config import Settings
 from ossdoc.observability import metrics
 from ossdoc.services.docs.admission import Admission
+from ossdoc.services.docs.cache import Cache, ResultCache
 from ossdoc.services.docs.quotas import Quotas
 
 log = logging.getLogger("ossdoc.supervisor")
@@ -31,12 +32,14 @@ class SharedState:
     streams: Journal
     tasks: TaskStore
     quotas: Quotas
+    cache: Cache
 
 
 async def open_state(settings: Settings, stack: AsyncExitStack) -> SharedState:
     """A worker's handles on the shared state, closed by ``stack``."""
     if settings.redis_url:
         from ossdoc.backends.state.redis_admission import RedisAdmission
+        from ossdoc.backends.state.redis_cache import RedisCache
         from ossdoc.backends.state.redis_client import RedisState
         from ossdoc.backends.state.redis_quotas import RedisCounter
         from ossdoc.backends.state.redis_streams import RedisJournal
@@ -52,6 +55,7 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> SharedState:
             RedisJournal(redis, ttl=settings.resume_seconds, max_bytes=settings.resume_bytes),
             tasks,
             Quotas(RedisCounter(redis)),
+            RedisCache(redis, settings.cache_bytes) if settings.cache_bytes > 0 else ResultCache(0),
         )
     data = settings.data
     places = SQLiteAdmission(admission_path(data))
@@ -62,7 +66,9 @@ async def open_state(settings: Settings, stack: AsyncExitStack) -> SharedState:
     stack.push_async_callback(tasks.close)
     quotas = Quotas(SQLiteCounter(quotas_path(data)))
     stack.callback(quotas.close)
-    return SharedState(places, streams, tasks, quotas)
+    cache = await asyncio.to_thread(ResultCache, settings.cache_bytes, data / "cache.sqlite3")
+    stack.callback(cache.close)
+    return SharedState(places, streams, tasks, quotas, cache)
 
 
 def admission_path(data: Path) -> Path:

@@ -10,18 +10,15 @@ import pytest
 
 from ossdoc.backends.state.redis_client import RedisState
 
+OpenState = Callable[[str], RedisState]
+
 
 @pytest.fixture(params=["sqlite", "redis"])
 def state_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def redis_states(request: pytest.FixtureRequest, state_backend: str) -> Iterator[Callable[[str], RedisState]]:
-    """Opens the RedisState of an owner (a process), without heartbeat thread; all on one prefix."""
-    if state_backend != "redis":
-        yield lambda owner: pytest.fail("not a Redis test")
-        return
+def _states(request: pytest.FixtureRequest) -> Iterator[OpenState]:
     server = request.getfixturevalue("redis_server")
     prefix = f"test-{secrets.token_hex(4)}:"
     opened: list[RedisState] = []
@@ -34,3 +31,19 @@ def redis_states(request: pytest.FixtureRequest, state_backend: str) -> Iterator
     yield open_state
     for state in opened:
         state.close()
+
+
+@pytest.fixture
+def redis_states(request: pytest.FixtureRequest, state_backend: str) -> Iterator[OpenState]:
+    """In the Redis run of a contract test: opens the RedisState of an owner (a process), without
+    heartbeat thread, all on the test's prefix."""
+    if state_backend != "redis":
+        yield lambda owner: pytest.fail("not a Redis test")
+        return
+    yield from _states(request)
+
+
+@pytest.fixture
+def redis_owners(request: pytest.FixtureRequest) -> Iterator[OpenState]:
+    """``redis_states`` for the tests of Redis alone (heartbeats, reaping)."""
+    yield from _states(request)

@@ -68,24 +68,18 @@ def test_a_start_clears_the_places_of_the_machine(tmp_path: Path) -> None:
     assert held.taken() == 0
 
 
-def test_a_redis_owner_whose_heartbeat_stops_is_reaped(redis_states: OpenState, state_backend: str) -> None:
-    if state_backend != "redis":
-        pytest.skip("Redis only: one machine's supervisor sees its workers die")
-    dead_state = redis_states("host:401:aa")
-    dead, alive = RedisAdmission(dead_state), RedisAdmission(redis_states("host:402:bb"))
+def test_a_redis_owner_whose_heartbeat_stops_is_reaped(redis_owners: OpenState) -> None:
+    dead_state = redis_owners("host:401:aa")
+    dead, alive = RedisAdmission(dead_state), RedisAdmission(redis_owners("host:402:bb"))
     assert dead.admit(1) == 1
     assert alive.admit(1) is None
     dead_state.client.delete(dead_state.alive_key(dead_state.owner))  # its last beat expired
-    assert redis_states("other").reap() == ["host:401:aa"]
+    assert redis_owners("other").reap() == ["host:401:aa"]
     assert alive.admit(1) == 1
 
 
-def test_a_lost_release_is_repaired_by_the_next_heartbeat(
-    redis_states: OpenState, state_backend: str
-) -> None:
-    if state_backend != "redis":
-        pytest.skip("Redis only")
-    state = redis_states("host:501:aa")
+def test_a_lost_release_is_repaired_by_the_next_heartbeat(redis_owners: OpenState) -> None:
+    state = redis_owners("host:501:aa")
     places = RedisAdmission(state)
     assert places.admit(5) == 1 and places.admit(5) == 2
     state.client.hset(state.key("places"), state.owner, 7)  # as if releases were lost

@@ -59,16 +59,12 @@ def test_a_dead_owner_streams_can_be_continued(journals: OpenJournal) -> None:
     assert running is not None and running.state == "running"
 
 
-def test_a_reaped_redis_owner_streams_can_be_continued(
-    redis_states: Callable[[str], RedisState], state_backend: str
-) -> None:
-    if state_backend != "redis":
-        pytest.skip("Redis only: a replica that died is noticed by its silence")
-    dead = redis_states("host:7:dead")
+def test_a_reaped_redis_owner_streams_can_be_continued(redis_owners: Callable[[str], RedisState]) -> None:
+    dead = redis_owners("host:7:dead")
     dead.beat()
     RedisJournal(dead).begin("k", dead.owner)
     dead.client.delete(dead.alive_key(dead.owner))  # its last beat expired
-    other = redis_states("host:8:alive")
+    other = redis_owners("host:8:alive")
     assert other.reap() == ["host:7:dead"]
     taken = RedisJournal(other).take("k", other.owner)
     assert taken is not None and taken.owner == other.owner

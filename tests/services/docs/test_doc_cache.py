@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ossdoc.backends.llm import ScriptedLLM
+from ossdoc.backends.state.redis_cache import RedisCache
+from ossdoc.backends.state.redis_client import RedisState
 from ossdoc.config import Settings
-from ossdoc.services.docs.cache import ResultCache
+from ossdoc.services.docs.cache import Cache, ResultCache
 from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.registry import Args
@@ -51,8 +55,21 @@ async def test_cancelled_results_are_not_kept_and_the_cache_can_be_off() -> None
     assert len(llm.calls) == 4
 
 
-def test_least_recently_used_entries_go_first() -> None:
-    cache = ResultCache(max_bytes=10)
+@pytest.fixture(params=["sqlite", "redis"])
+def small_cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    """A 10-byte cache: in memory (SQLite), or in Redis as replicas share it."""
+    if request.param == "sqlite":
+        yield ResultCache(max_bytes=10)
+        return
+    state = RedisState(
+        request.getfixturevalue("redis_server").url, f"test-{secrets.token_hex(4)}:", beat=False
+    )
+    yield RedisCache(state, max_bytes=10)
+    state.close()
+
+
+def test_least_recently_used_entries_go_first(small_cache: Cache) -> None:
+    cache = small_cache
     cache.put("a", Progress("aaaa", "stop", 1, 1))
     cache.put("b", Progress("bbbb", "stop", 1, 1))
     assert cache.get("a") is not None  # a is now the most recent

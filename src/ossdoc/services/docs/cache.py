@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from ossdoc.services.docs.generation import Progress
 
@@ -33,6 +34,23 @@ INSERT OR IGNORE INTO totals
 def cache_key(operation: str, args: dict[str, object], content: str, model: str) -> str:
     material = json.dumps([operation, sorted(args.items()), model, content], ensure_ascii=False, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+class Cache(Protocol):
+    """What the document service asks of a cache: ``ResultCache`` (SQLite, one machine) and
+    ``RedisCache`` (replicas)."""
+
+    max_bytes: int
+
+    @property
+    def size(self) -> int:
+        """Bytes of text held."""
+
+    def get(self, key: str) -> Progress | None: ...
+
+    def put(self, key: str, result: Progress) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class ResultCache:

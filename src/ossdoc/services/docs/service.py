@@ -24,7 +24,7 @@ from ossdoc.config import Settings
 from ossdoc.observability import metrics
 from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.admission import Admission, LocalAdmission
-from ossdoc.services.docs.cache import ResultCache, cache_key
+from ossdoc.services.docs.cache import Cache, ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
 from ossdoc.services.docs.counting import TokenCounter
 from ossdoc.services.docs.generation import Generation, Progress, Resume, Ticket, replay
@@ -59,7 +59,7 @@ class DocumentService:
         settings: Settings,
         operations: Registry = OPERATIONS,
         slots: int = 1,
-        cache: ResultCache | None = None,
+        cache: Cache | None = None,
         admission: Admission | None = None,
         quotas: Quotas | None = None,
     ) -> None:
@@ -72,7 +72,7 @@ class DocumentService:
         self._slot = asyncio.Semaphore(slots)
         self.admission: Admission = admission if admission is not None else LocalAdmission()
         self._seconds = 5.0  # moving average of a generation's time on the model, for Retry-After
-        self.cache = cache if cache is not None else ResultCache(settings.cache_bytes)
+        self.cache: Cache = cache if cache is not None else ResultCache(settings.cache_bytes)
         self.counter = TokenCounter(backend)
         self.quotas = quotas
 

@@ -22,6 +22,7 @@ SCRIPT = """
 local paths = {%(paths)s}
 local method = "%(method)s"
 local body = %(body)s
+%(headers)s
 local at = 0
 function init(args)
   at = math.random(#paths) - 1
@@ -78,18 +79,24 @@ def wrk(
     method: str,
     *,
     body_size: int = 0,
+    body: str = "",
+    headers: dict[str, str] | None = None,
     connections: int = 16,
     threads: int = 2,
     seconds: float = 10.0,
     timeout: float = 60.0,
 ) -> Run:
-    """Drive ``urls`` (one host) with ``method`` for ``seconds``; a PUT sends ``body_size`` bytes."""
+    """Drive ``urls`` (one host) with ``method`` for ``seconds``; a PUT sends ``body_size`` bytes, or
+    ``body`` (text) with ``headers``."""
     first = urlsplit(urls[0])
     paths = [f"{u.path}?{u.query}" if u.query else u.path for u in map(urlsplit, urls)]
     lua = SCRIPT % {
         "paths": ",".join(json.dumps(p) for p in paths),
         "method": method,
-        "body": f'string.rep("a", {body_size})' if body_size else "nil",
+        "body": json.dumps(body) if body else f'string.rep("a", {body_size})' if body_size else "nil",
+        "headers": "\n".join(
+            f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()
+        ),
         "request": STATIC if len(urls) == 1 else ROTATE,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:

@@ -84,7 +84,12 @@ def _ready(endpoint: str) -> bool:
     )
     try:
         # A write, not a listing: the gateway answers listings before volumes can take data.
-        client.create_bucket(Bucket="ready")
+        try:
+            client.create_bucket(Bucket="ready")
+        except ClientError as exc:
+            # Made by an earlier try whose write failed (no volume yet): else never ready.
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
         client.put_object(Bucket="ready", Key="ready", Body=b"x")
         return True
     except (BotoCoreError, ClientError):

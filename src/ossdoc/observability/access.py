@@ -142,6 +142,8 @@ class Exchange:
                     self.length = int(value)
         elif kind == "http.response.pathsend":  # the server sends the file: its length is the body's
             self.bytes_out += self.length
+        elif kind == "http.response.zerocopysend":
+            self.bytes_out += message["count"]
         await self._send(message)
 
     def finish(self, scope: Scope) -> None:

@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, answering requests it cannot parse the way OSS answers errors.
+"""uvicorn's httptools protocol, answering requests it cannot parse the way OSS answers errors, and
+sending files without copying them through Python (``wire/zerocopy.py``).
 
 Bytes that are not HTTP (a control character in the request line, a header without a colon, a
 request line or header block past ``MAX_HEAD_BYTES``) never reach the application: uvicorn answers
@@ -13,7 +14,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ossdoc import errors
-from ossdoc.wire import xml
+from ossdoc.wire import xml, zerocopy
 from ossdoc.wire.conditions import http_date
 from ossdoc.wire.context import new_request_id
 
@@ -23,6 +24,9 @@ from ossdoc.wire.context import new_request_id
 MAX_HEAD_BYTES = 64 * 1024
 # How long a connection answered before its request was read keeps draining what the client sends.
 LINGER_SECONDS = 2.0
+# Request body bytes held for the application before the connection stops reading (uvicorn: 64 KiB,
+# which pauses and resumes reading, two system calls, every 64 KiB of an upload).
+BODY_BUFFER_BYTES = 1024 * 1024
 
 InvalidRequest = errors.define("InvalidRequest", 400, "The request is not a valid HTTP request.")
 
@@ -62,15 +66,40 @@ class _LingeringTransport:
             self._transport.close()
 
 
+class _Body:
+    """Request body bytes not yet handed to the application, as the parser gave them. uvicorn keeps
+    a bytearray, which copies every chunk in and then out again (``bytes(body)``); this hands a lone
+    chunk over as it is and joins several once."""
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def __iadd__(self, data: bytes) -> _Body:
+        self.chunks.append(data)
+        self.size += len(data)
+        return self
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+
+
 class OSSHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0
         self._lingering: asyncio.TimerHandle | None = None
         self._raw_transport: asyncio.Transport | None = None
+        self._zero_copy = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._raw_transport = transport  # uvloop's, which is not an asyncio.Transport subclass
+        self._zero_copy = zerocopy.offered(transport)
         super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -100,6 +129,38 @@ class OSSHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        if self._zero_copy:
+            self.scope["extensions"] = {zerocopy.EXTENSION: {}}
+
+    def on_headers_complete(self) -> None:
+        before = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is None or cycle is before:
+            return
+        # Both are looked up when the request's task runs, which it has not yet.
+        if self._zero_copy:
+            cycle.send = zerocopy.wrap(cycle, self._raw_transport)  # type: ignore[method-assign,assignment]
+        cycle.body = _Body()  # type: ignore[assignment]
+        receive = cycle.receive
+
+        async def receive_chunks() -> Any:
+            message = await receive()
+            cycle.body = _Body()  # type: ignore[assignment]  # uvicorn has just put a bytearray
+            return message
+
+        cycle.receive = receive_chunks  # type: ignore[method-assign]
+
+    def on_body(self, body: bytes) -> None:
+        # uvicorn's, with a larger buffer before reading pauses.
+        cycle = self.cycle
+        assert cycle is not None
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        cycle.body += body
+        if len(cycle.body) > BODY_BUFFER_BYTES:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     def _count(self, size: int) -> None:
         self._head_bytes += size

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,19 @@ class Part:
 
 
 Check = Callable[["ObjectRecord | None"], None]
+
+
+@runtime_checkable
+class FileBacked(Protocol):
+    """A body reader (what ``StorageBackend.read`` returns) whose bytes may all be in files, which a
+    server can then send itself (sendfile)."""
+
+    def files(self) -> list[tuple[int, int, int]] | None:
+        """The open descriptors with the offset and length to send from each, in order; None when
+        some bytes are not in a file. The reader still owns them."""
+
+    async def aclose(self) -> None:
+        """Close the files."""
 
 
 class StorageBackend(Protocol):

@@ -170,6 +170,13 @@ class BlobReader:
     def __aiter__(self) -> BlobReader:
         return self
 
+    def files(self) -> list[tuple[int, int, int]] | None:
+        """What is left to read, as (descriptor, offset, length), when it is all in files (see
+        ``FileBacked``)."""
+        if any(isinstance(piece, bytes) for piece in self._open):
+            return None
+        return [piece for piece in reversed(self._open) if not isinstance(piece, bytes) and piece[2]]
+
     async def __anext__(self) -> bytes:
         while self._open:
             piece = self._open[-1]

@@ -248,17 +248,6 @@ class LocalStorage:
         except FileNotFoundError as exc:
             raise errors.NoSuchKey(Key=record.key) from exc
 
-    def locate(
-        self, record: ObjectRecord, start: int = 0, end: int | None = None
-    ) -> list[tuple[Path, int, int]] | None:
-        """Where bytes [start, end) of the object are, as (file, offset, length) pieces, for a server
-        that can send files (sendfile, ``http.response.pathsend``); None if some are in the database.
-        The files stay readable for the grace of a released blob, so open them at once."""
-        pieces = clip(record.segments, start, record.size if end is None else end)
-        if any(is_inline(segment.blob_id) for segment, _, _ in pieces):
-            return None
-        return [(self.blob_path(segment.blob_id), offset, length) for segment, offset, length in pieces]
-
     # Objects
     def _get(self, db: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | None:
         row = db.execute(

@@ -26,6 +26,7 @@ from ossdoc.services.docs import chunking, params
 from ossdoc.services.docs.admission import Admission, LocalAdmission
 from ossdoc.services.docs.cache import Cache, ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
+from ossdoc.services.docs.counting import TokenCounter
 from ossdoc.services.docs.generation import Generation, Progress, Resume, Ticket, replay
 from ossdoc.services.docs.language import StartCheck
 from ossdoc.services.docs.metrics import COUNTERS
@@ -72,6 +73,7 @@ class DocumentService:
         self.admission: Admission = admission if admission is not None else LocalAdmission()
         self._seconds = 5.0  # moving average of a generation's time on the model, for Retry-After
         self.cache: Cache = cache if cache is not None else ResultCache(settings.cache_bytes)
+        self.counter = TokenCounter(backend)
         self.quotas = quotas
 
     @property
@@ -105,9 +107,14 @@ class DocumentService:
             log.info("%s answered from the result cache", operation.name)
             return Generation(replay(cached), Ticket(None))
         context = self.backend.info.context_size
-        # Counted at once: each count is a round trip to the backend, before the first event.
-        counted, overhead = await asyncio.gather(
-            self._count_text(content), self._count(operation.prompt("", args))
+        # Counted at once: each count is a round trip to the backend, before the first event. A text
+        # that may well be one piece has its prompt counted now too (``_job`` finds it remembered).
+        ahead = [content.strip()] if len(content) <= 4 * context else []
+        counted, overhead, *_ = await asyncio.gather(
+            self._count_text(content),
+            self._count(operation.prompt("", args)),
+            *(self._count(operation.prompt(text, args)) for text in ahead),
+            *(self._count_text(text) for text in ahead),
         )
         content_tokens = max(1, counted)
         if overhead + MIN_OUTPUT_TOKENS * 2 > context:
@@ -181,7 +188,7 @@ class DocumentService:
 
     async def _count(self, messages: list[Message]) -> int:
         try:
-            counts = await asyncio.gather(*(self.backend.count_tokens(m.content) for m in messages))
+            counts = await asyncio.gather(*(self.counter.count(m.content) for m in messages))
         except LLMError as exc:
             log.error("counting tokens failed: %s", exc)
             raise errors.ServiceUnavailable(f"The model backend is unavailable: {exc}") from exc

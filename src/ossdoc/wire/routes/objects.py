@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from ossdoc import errors
 from ossdoc.backends.storage.base import Check, ObjectMeta, ObjectRecord
 from ossdoc.services.naming import OBJECT_ACLS, check_acl
-from ossdoc.wire import conditions, xml
+from ossdoc.wire import conditions, xml, zerocopy
 from ossdoc.wire.context import Context
 from ossdoc.wire.headers import (
     check_tags,
@@ -207,10 +207,13 @@ async def get_object(ctx: Context) -> Response:
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{record.size}"
     headers["Content-Length"] = str(end - start)
+    body = store.read(record, start, end)
     if end - start <= WHOLE_BODY:
-        body = b"".join([chunk async for chunk in store.read(record, start, end)])
-        return Response(body, status_code=status, headers=headers)
-    return StreamingResponse(store.read(record, start, end), status_code=status, headers=headers)
+        return Response(b"".join([chunk async for chunk in body]), status_code=status, headers=headers)
+    files = zerocopy.files_of(body, ctx.request.scope)
+    if files is not None:
+        return zerocopy.ZeroCopyResponse(body, files, status, headers)  # type: ignore[arg-type]
+    return StreamingResponse(body, status_code=status, headers=headers)
 
 
 @router.route("DELETE", "object", anonymous="write")

@@ -162,7 +162,7 @@ def read(path: Path) -> list[AccessKey]:
 
 
 def _limit(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+    return None if value is None else int(str(value))
 
 
 def stored_keys(data_dir: Path) -> list[AccessKey]:

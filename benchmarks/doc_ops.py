@@ -12,6 +12,11 @@ drafts' acceptance. Targets: polish >= 1.5x, translate >= 1.0x (never below 0.97
 
   .venv/bin/python benchmarks/doc_ops.py [--preset qwen2.5-coder-0.5b] [--rounds 3] [--tokens 200]
   .venv/bin/python benchmarks/doc_ops.py --speculative [--preset P] [--rounds 5] [--tokens 300]
+  .venv/bin/python benchmarks/doc_ops.py --speculative --greedy ...
+
+--greedy: the same at temperature 0, where every decode step is a batch of 2 or 3 tokens so that the
+text is plain decoding's byte for byte; a third column gives plain decoding in one-token steps (the
+fastest kernel, not exact), whose ratio to the padded plain steps is the cost of exactness.
 
 --first-event: time to the first text, in-process, for several operations and languages: the model's
 first token (LocalLlama.generate, the operation's own prompt and sampling) against ossdoc's first
@@ -137,6 +142,8 @@ def speculative(args: argparse.Namespace) -> None:
         name: replace(OPERATIONS[f"doc/{name.split()[0]}"].sampling, max_tokens=args.tokens, seed=11)
         for name in cases
     }
+    if args.greedy:
+        samplings = {name: replace(s, temperature=0.0) for name, s in samplings.items()}
 
     async def run(llama: LocalLlama, messages: list[Message], sampling: Sampling) -> tuple[Run, str]:
         start = time.perf_counter()
@@ -154,17 +161,22 @@ def speculative(args: argparse.Namespace) -> None:
         rows: dict[str, list[tuple[Run, Run]]] = {name: [] for name in cases}
         acceptance: dict[str, list[float]] = {name: [] for name in cases}
         same: dict[str, bool] = dict.fromkeys(cases, True)
+        single: dict[str, list[Run]] = {name: [] for name in cases}  # --greedy: one-token steps
+        variants = [0, most, -1] if args.greedy else [0, most]
         for round_no in range(args.rounds):
             for name, messages in cases.items():
                 pair: dict[int, tuple[Run, str]] = {}
-                # Alternate which goes first, so a slow spell of the machine hits both sides.
-                for draft in (0, most) if round_no % 2 == 0 else (most, 0):
-                    llama.draft_tokens = draft
+                # Alternate the order, so a slow spell of the machine hits every side.
+                for draft in variants if round_no % 2 == 0 else variants[::-1]:
+                    llama.draft_tokens, llama.exact_greedy = max(draft, 0), draft >= 0
                     drafted, accepted = llama.drafted, llama.accepted
                     pair[draft] = asyncio.run(run(llama, messages, samplings[name]))
-                    if draft:
+                    if draft > 0:
                         acceptance[name].append((llama.accepted - accepted) / max(llama.drafted - drafted, 1))
+                llama.exact_greedy = True
                 rows[name].append((pair[0][0], pair[most][0]))
+                if args.greedy:
+                    single[name].append(pair[-1][0])
                 same[name] = same[name] and pair[0][1] == pair[most][1]
         asyncio.run(llama.close())
     print(
@@ -184,6 +196,15 @@ def speculative(args: argparse.Namespace) -> None:
             f"{pairs[0][0].tokens:>8}  {same[name]}"
         )
     print("targets: polish >= 1.5x, translate >= 1.0x; ratio = median of per-round ratios")
+    for name, runs in single.items():
+        if runs:
+            cost = [plain.decode / one.decode for (plain, _), one in zip(rows[name], runs, strict=True)]
+            gain = [fast.decode / one.decode for (_, fast), one in zip(rows[name], runs, strict=True)]
+            print(
+                f"{name}: plain in one-token steps {statistics.median(r.decode for r in runs):.1f} tok/s; "
+                f"padded plain / one-token {statistics.median(cost):.2f} ({min(cost):.2f}-{max(cost):.2f}), "
+                f"speculative / one-token {statistics.median(gain):.2f}"
+            )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -308,6 +329,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--first-event", action="store_true", help="only the first-text comparison")
     parser.add_argument("--speculative", action="store_true", help="speculative against plain decoding")
+    parser.add_argument("--greedy", action="store_true", help="with --speculative: at temperature 0")
     args = parser.parse_args()
     if args.speculative:
         speculative(args)

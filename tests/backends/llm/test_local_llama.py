@@ -102,7 +102,7 @@ async def test_closing_stops_the_worker_within_a_token_and_frees_the_model(llama
 async def test_cancelling_the_task_interrupts_the_prompt_evaluation(
     llama: LocalLlama, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local, "_STEP_SECONDS", 0.01)  # steps of 16 tokens, however fast the machine
+    monkeypatch.setattr(local, "_PREFILL_STEP", 16)  # many steps, however fast the machine
     document = " ".join(f"Line {n}: the cat sat on the mat and looked at the moon." for n in range(35))
     messages = [Message("user", f"Summarize:\n{document}")]
     prompt = llama.prompt_tokens(messages)

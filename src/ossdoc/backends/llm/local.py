@@ -8,12 +8,21 @@ reach the event loop through ``call_soon_threadsafe``.
 
 Decoding is speculative (see speculative.py): each step evaluates the last token and up to
 ``draft_tokens`` guesses taken from the prompt in one batch, and samples every position as plain
-decoding would (same sampler chain, one draw per token), so the text is plain decoding's, token for
-token, under greedy and seeded sampling alike. One caveat is llama.cpp's: it computes a one-token
-batch with another kernel than a batch of several, and the logits differ in their low bits (up to
-0.6 on SmolLM2's Q4_1; any two splits into batches of 2 or more agree bit for bit), so a near-tie
-between two tokens may be broken differently than by plain decoding. The draft length follows the
-acceptance rate and falls to 0 (plain decoding) where guesses do not pay.
+decoding would (same sampler chain, one draw per token). The draft length follows the acceptance
+rate and falls to 0 (plain decoding) where guesses do not pay.
+
+Greedy decoding (temperature 0) gives the same bytes with and without drafts, from any cache state.
+llama.cpp's CPU kernels compute a row of a batch differently by batch size: a batch of one token, and
+rows past the first of a batch of 4 or more (the repacked Q4_K weights' 4-row GEMM), give logits up
+to 0.3 away from batches of 2 and 3, which agree with each other at every row (measured on
+qwen2.5-coder-0.5b; on SmolLM2's Q4_1 every batch of 2 or more agrees). A difference that small
+flips near-ties, and once one token differs the texts part. So under greedy every decode step is a
+batch of 2 or 3 tokens: the last token and one or two drafts, or the last token and a pad whose
+logits are not computed. The prompt, for its part, is evaluated in chunks at fixed positions
+(multiples of ``_PREFILL_STEP``), and the KV cache is reused only up to a chunk boundary of an
+earlier prompt: the same prompt is then computed the same way whatever was cached before it. Under
+sampling, drafts go up to ``draft_tokens`` and a plain step is one token (the fastest kernel); the
+text is plain decoding's but for such near-ties.
 
 The worker is one thread for the model's lifetime: llama.cpp's OpenMP keeps a team of spinning
 helper threads for each thread that computes, and a second team halves the speed (measured on 2
@@ -30,7 +39,6 @@ import contextlib
 import ctypes
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -42,12 +50,12 @@ from ossdoc.backends.llm.speculative import DraftLength, PromptLookup
 
 log = logging.getLogger("ossdoc.llm")
 _DONE = object()
-# The prompt is evaluated in steps of about this long, so a cancel waits for one step at most. Steps
-# are sized from the measured prompt rate (one 512-token batch takes ~4 s on 2 cores with the 0.5B
-# model); fewer, larger steps cost less: each step is a pass over the weights.
-_STEP_SECONDS = 0.8
-_FIRST_RATE = 0.01  # seconds per prompt token assumed until one is measured
+# The prompt is evaluated in chunks of this many tokens at fixed positions, so a cancel waits for one
+# chunk at most (about 0.5 s for the 0.5B model on 2 idle cores); a chunk is one pass over the weights
+# (~5% more than 512-token batches).
+_PREFILL_STEP = 64
 _DRAFT_MOST = 8  # drafted tokens verified in one step at most
+_GREEDY_MOST = 2  # under greedy: batches of 2 or 3 tokens, the sizes whose rows agree (see above)
 
 
 class LocalLlama:
@@ -91,7 +99,8 @@ class LocalLlama:
         self._info = ModelInfo(name, context_size, extra)
         self._lock = asyncio.Lock()
         self._closed = False
-        self._prompt_rate = _FIRST_RATE  # seconds per prompt token, a moving average
+        self._chunked = 0  # the KV cache up to here holds whole prefill chunks: reusable as such
+        self.exact_greedy = True  # greedy steps of 2 or 3 tokens (False: one-token steps, to compare)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ossdoc-llama")
         self.worker: Future[None] | None = None  # the current or last generation's work
         self.tokens_after_cancel = 0  # tokens computed after a cancel request (≤ one step's each)
@@ -213,7 +222,8 @@ class LocalLlama:
         lib, ctx = self._llama_cpp, self.llm._ctx
         text = StopText(sampling.stop)
         drafts = PromptLookup(prompt)
-        length = DraftLength(self.draft_tokens)
+        exact = self.exact_greedy and sampling.temperature <= 0
+        length = DraftLength(min(self.draft_tokens, _GREEDY_MOST) if exact else self.draft_tokens)
         produced = [sampler.sample(ctx, -1)]  # the prompt's logits are the last prefill step's
         count = 0
         while True:
@@ -238,7 +248,9 @@ class LocalLlama:
             drafts.extend(produced)
             guess = drafts.draft(length.most)
             k = min(length.choose(len(guess)), max_tokens - count - 1)
-            produced = self._verify([produced[-1], *guess[:k]], sampler)
+            if exact and guess and max_tokens - count > 1:
+                k = max(k, 1)  # a guess costs no more than the pad it replaces
+            produced = self._verify([produced[-1], *guess[:k]], sampler, pad=exact and k == 0)
             length.scored(guess, produced)
             self.drafted += k
             self.accepted += len(produced) - 1
@@ -253,13 +265,16 @@ class LocalLlama:
                 return
         post(Chunk(text.flush(), len(prompt), count, reason))
 
-    def _verify(self, batch: list[int], sampler: Any) -> list[int]:
+    def _verify(self, batch: list[int], sampler: Any, *, pad: bool = False) -> list[int]:
         """Evaluate ``batch`` (the last token, then drafts) with logits at every position; the tokens
-        sampled, up to and including the first that differs from the draft in its place."""
+        sampled, up to and including the first that differs from the draft in its place. ``pad``: a
+        lone token is evaluated with a copy of itself after it (no logits), as a batch of 2."""
         llm = self.llm
         start = llm.n_tokens
         llm._ctx.kv_cache_seq_rm(-1, start, -1)
-        llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+        llm._batch.set_batch(batch=batch + batch[-1:] if pad else batch, n_past=start, logits_all=True)
+        if pad:
+            llm._batch.batch.logits[1] = False
         llm._ctx.decode(llm._batch)
         llm.input_ids[start : start + len(batch)] = batch
         produced: list[int] = []
@@ -273,28 +288,26 @@ class LocalLlama:
         return produced
 
     def _prefill(self, prompt: list[int], cancel: threading.Event) -> bool:
-        """Evaluate the prompt in steps that a cancel can interrupt, reusing the KV cache's common
-        prefix with the previous request; the last step leaves the logits the first token is sampled
-        from. False if cancelled."""
-        llm = self.llm
+        """Evaluate the prompt in chunks at fixed positions that a cancel can interrupt, reusing the
+        KV cache's whole chunks in common with the previous request; the last chunk leaves the logits
+        the first token is sampled from. False if cancelled."""
+        llm, size = self.llm, _PREFILL_STEP
         cached = 0
-        for old, new in zip(llm.input_ids[: llm.n_tokens].tolist(), prompt, strict=False):
+        usable = llm.input_ids[: min(llm.n_tokens, self._chunked)].tolist()
+        for old, new in zip(usable, prompt, strict=False):
             if old != new:
                 break
             cached += 1
-        # At least the last token is evaluated again, so the logits are the prompt's.
-        start = max(0, min(cached, len(prompt) - 1))
-        llm.n_tokens = start  # eval() drops the KV cache beyond n_tokens
+        # At least the last chunk is evaluated again, so the logits are the prompt's.
+        start = min(cached, len(prompt) - 1) // size * size
+        llm.n_tokens = self._chunked = start  # eval() drops the KV cache beyond n_tokens
         while start < len(prompt):
             if cancel.is_set():
                 return False
-            step = max(16, min(llm.n_batch, int(_STEP_SECONDS / self._prompt_rate)))
-            if len(prompt) - start < step * 3 // 2:  # no short step left over at the end
-                step = len(prompt) - start
-            began = time.perf_counter()
-            llm.eval(prompt[start : start + step])
-            self._prompt_rate = 0.5 * self._prompt_rate + 0.5 * (time.perf_counter() - began) / step
-            start += step
+            end = min(len(prompt), start + size)
+            llm.eval(prompt[start:end])
+            start = end
+            self._chunked = start if start % size == 0 else self._chunked
         return True
 
     def _piece(self, token: int) -> bytes:

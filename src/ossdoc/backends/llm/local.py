@@ -20,7 +20,8 @@ flips near-ties, and once one token differs the texts part. So under greedy ever
 batch of 2 or 3 tokens: the last token and one or two drafts, or the last token and a pad whose
 logits are not computed. The prompt, for its part, is evaluated in chunks at fixed positions
 (multiples of ``_PREFILL_STEP``), and the KV cache is reused only up to a chunk boundary of an
-earlier prompt: the same prompt is then computed the same way whatever was cached before it. Under
+earlier greedy prompt: the same prompt is then computed the same way whatever was cached before it.
+(Sampled requests reuse any common prefix.) Under
 sampling, drafts go up to ``draft_tokens`` and a plain step is one token (the fastest kernel); the
 text is plain decoding's but for such near-ties.
 
@@ -191,7 +192,7 @@ class LocalLlama:
         cancel: threading.Event,
         post: Callable[[object], None],
     ) -> None:
-        if not self._prefill(prompt, cancel):
+        if not self._prefill(prompt, cancel, exact=self.exact_greedy and sampling.temperature <= 0):
             log.info("generation cancelled: 0 token computed after the cancel, in the prompt")
             return
         llm, lib = self.llm, self._llama_cpp
@@ -287,27 +288,36 @@ class LocalLlama:
         llm.n_tokens = start + len(produced)
         return produced
 
-    def _prefill(self, prompt: list[int], cancel: threading.Event) -> bool:
-        """Evaluate the prompt in chunks at fixed positions that a cancel can interrupt, reusing the
-        KV cache's whole chunks in common with the previous request; the last chunk leaves the logits
-        the first token is sampled from. False if cancelled."""
+    def _prefill(self, prompt: list[int], cancel: threading.Event, exact: bool) -> bool:
+        """Evaluate the prompt in chunks that a cancel can interrupt, reusing the KV cache's prefix
+        in common with the previous request; the last chunk leaves the logits the first token is
+        sampled from. False if cancelled.
+
+        ``exact`` (greedy): chunks at fixed positions, and the cache reused only up to a boundary of
+        such chunks, so the same prompt is computed the same way whatever was cached before it.
+        Sampled: any common prefix serves, and a repeated prompt costs one token, not a chunk."""
         llm, size = self.llm, _PREFILL_STEP
+        known = llm.input_ids[: min(llm.n_tokens, self._chunked) if exact else llm.n_tokens].tolist()
         cached = 0
-        usable = llm.input_ids[: min(llm.n_tokens, self._chunked)].tolist()
-        for old, new in zip(usable, prompt, strict=False):
+        for old, new in zip(known, prompt, strict=False):
             if old != new:
                 break
             cached += 1
-        # At least the last chunk is evaluated again, so the logits are the prompt's.
-        start = min(cached, len(prompt) - 1) // size * size
-        llm.n_tokens = self._chunked = start  # eval() drops the KV cache beyond n_tokens
+        # At least the last token is evaluated again, so the logits are the prompt's.
+        start = min(cached, len(prompt) - 1)
+        if exact:
+            start = start // size * size
+        # Chunks computed from elsewhere than a boundary do not serve an exact prompt later.
+        self._chunked = min(self._chunked, start // size * size)
+        llm.n_tokens = start  # eval() drops the KV cache beyond n_tokens
         while start < len(prompt):
             if cancel.is_set():
                 return False
             end = min(len(prompt), start + size)
             llm.eval(prompt[start:end])
             start = end
-            self._chunked = start if start % size == 0 else self._chunked
+            if exact and start % size == 0:
+                self._chunked = start
         return True
 
     def _piece(self, token: int) -> bytes:

@@ -24,9 +24,6 @@ from ossdoc.wire.context import new_request_id
 MAX_HEAD_BYTES = 64 * 1024
 # How long a connection answered before its request was read keeps draining what the client sends.
 LINGER_SECONDS = 2.0
-# Request body bytes held for the application before the connection stops reading (uvicorn: 64 KiB,
-# which pauses and resumes reading, two system calls, every 64 KiB of an upload).
-BODY_BUFFER_BYTES = 1024 * 1024
 
 InvalidRequest = errors.define("InvalidRequest", 400, "The request is not a valid HTTP request.")
 
@@ -64,29 +61,6 @@ class _LingeringTransport:
             self._protocol.linger()
         else:
             self._transport.close()
-
-
-class _Body:
-    """Request body bytes not yet handed to the application, as the parser gave them. uvicorn keeps
-    a bytearray, which copies every chunk in and then out again (``bytes(body)``); this hands a lone
-    chunk over as it is and joins several once."""
-
-    __slots__ = ("chunks", "size")
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    def __iadd__(self, data: bytes) -> _Body:
-        self.chunks.append(data)
-        self.size += len(data)
-        return self
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __bytes__(self) -> bytes:
-        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
 
 
 class OSSHttpToolsProtocol(HttpToolsProtocol):
@@ -135,32 +109,9 @@ class OSSHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         before = self.cycle
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is None or cycle is before:
-            return
-        # Both are looked up when the request's task runs, which it has not yet.
-        if self._zero_copy:
-            cycle.send = zerocopy.wrap(cycle, self._raw_transport)  # type: ignore[method-assign,assignment]
-        cycle.body = _Body()  # type: ignore[assignment]
-        receive = cycle.receive
-
-        async def receive_chunks() -> Any:
-            message = await receive()
-            cycle.body = _Body()  # type: ignore[assignment]  # uvicorn has just put a bytearray
-            return message
-
-        cycle.receive = receive_chunks  # type: ignore[method-assign]
-
-    def on_body(self, body: bytes) -> None:
-        # uvicorn's, with a larger buffer before reading pauses.
-        cycle = self.cycle
-        assert cycle is not None
-        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
-            return
-        cycle.body += body
-        if len(cycle.body) > BODY_BUFFER_BYTES:
-            self.flow.pause_reading()
-        cycle.message_event.set()
+        if self._zero_copy and self.cycle is not None and self.cycle is not before:
+            # Looked up when the request's task runs, which it has not yet.
+            self.cycle.send = zerocopy.wrap(self.cycle, self._raw_transport)  # type: ignore[method-assign,assignment]
 
     def _count(self, size: int) -> None:
         self._head_bytes += size

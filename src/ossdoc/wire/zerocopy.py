@@ -8,9 +8,9 @@ the socket (``os.sendfile``): no Python buffer, no thread, a fraction of the CPU
 The bytes go out in the event loop thread, as ``asyncio``'s own ``sock_sendfile`` does: the socket is
 non-blocking, each call sends what the socket buffer takes, and when it is full the loop waits for it
 to drain (on a duplicate of the descriptor: uvloop will not watch one its transport owns, and the
-transport may close its own meanwhile). A
-file not in the page cache makes one call wait for the disk; calls are capped so that this stays
-short. Only plain TCP connections offer the extension (TLS needs the bytes in user space)."""
+transport may close its own meanwhile). A file not in the page cache makes one call wait for the
+disk; calls are capped so that this stays short. Only plain TCP connections offer the extension (TLS
+needs the bytes in user space)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def wrap(cycle: Any, transport: Any) -> Send:
         try:
             await send_file(transport, fd, int(offset), count)
         except OSError:
-            # The client went away (a reset, a broken pipe): what uvicorn does when it learns of it.
+            # The client went away (a reset, a broken pipe), or the file could not be read: the reply
+            # cannot be finished, so the connection ends, as uvicorn ends one whose client left.
             cycle.disconnected = True
             transport.close()
             return

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sqlite3
+from pathlib import Path
 
 _owner: tuple[int, str] | None = None
 
@@ -22,3 +24,18 @@ def process_owner() -> str:
 def owner_prefix(pid: int | None = None) -> str:
     """The prefix of every owner name of process ``pid`` on this host (None: of any process)."""
     return f"{socket.gethostname()}:" if pid is None else f"{socket.gethostname()}:{pid}:"
+
+
+def open_state_db(path: Path | None, schema: str) -> sqlite3.Connection:
+    """A SQLite file of running-server state (``path`` None: in memory, for one process). WAL, and no
+    fsync: it is the state of the processes running now, never a record. Transactions last
+    microseconds; the timeout only rides out another process's commit."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(
+        ":memory:" if path is None else path, isolation_level=None, check_same_thread=False, timeout=10
+    )
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute(schema)
+    return db

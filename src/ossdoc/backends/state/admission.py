@@ -8,25 +8,16 @@ server, never a record: written without fsync, and emptied at start (``clear``).
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
+
+from ossdoc.backends.state import open_state_db
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS places (owner INTEGER PRIMARY KEY, taken INTEGER NOT NULL)"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Transactions here last microseconds; the timeout only rides out another process's commit.
-    db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute(SCHEMA)
-    return db
-
-
 class SQLiteAdmission:
     def __init__(self, path: Path, owner: int | None = None) -> None:
-        self._db = _connect(path)
+        self._db = open_state_db(path, SCHEMA)
         self._owner = os.getpid() if owner is None else owner
 
     def admit(self, limit: int) -> int | None:
@@ -56,7 +47,7 @@ class SQLiteAdmission:
 
 
 def clear(path: Path) -> None:
-    db = _connect(path)
+    db = open_state_db(path, SCHEMA)
     try:
         db.execute("DELETE FROM places")
     finally:
@@ -64,7 +55,7 @@ def clear(path: Path) -> None:
 
 
 def forget(path: Path, owner: int) -> None:
-    db = _connect(path)
+    db = open_state_db(path, SCHEMA)
     try:
         db.execute("DELETE FROM places WHERE owner = ?", (owner,))
     finally:

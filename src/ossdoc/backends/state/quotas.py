@@ -5,8 +5,9 @@ are deleted as new minutes begin. State of the running server: written without f
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+
+from ossdoc.backends.state import open_state_db
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS windows (
     key_id TEXT NOT NULL, window INTEGER NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL,
@@ -16,13 +17,7 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS windows (
 class SQLiteCounter:
     def __init__(self, path: Path | None) -> None:
         """``path`` None: in memory, for one process."""
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        target = ":memory:" if path is None else path
-        self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(SCHEMA)
+        self._db = open_state_db(path, SCHEMA)
 
     def take(self, key_id: str, window: int, rpm: int, tpm: int) -> str | None:
         db = self._db

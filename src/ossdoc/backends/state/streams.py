@@ -9,11 +9,12 @@ server, never a record: written without fsync."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+
+from ossdoc.backends.state import open_state_db
 
 State = Literal["running", "done", "stopped"]  # stopped: its client left, it can be continued
 SCHEMA = """CREATE TABLE IF NOT EXISTS streams (
@@ -58,13 +59,7 @@ class Journal(Protocol):
 class StreamJournal:
     def __init__(self, path: Path | None, *, ttl: float = 600.0, max_bytes: int = 1 << 20) -> None:
         """``path`` None: in memory, for one process."""
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        target = ":memory:" if path is None else path
-        self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(SCHEMA)
+        self._db = open_state_db(path, SCHEMA)
         self.ttl = ttl
         self.max_bytes = max_bytes
 

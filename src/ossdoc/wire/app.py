@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -92,10 +93,7 @@ class OSSApp:
             else:
                 log.warning("storage full on %s %s: %s", request.method, request.url.path, exc)
             response = error_response(ctx, full or errors.InternalError())
-        response.headers.setdefault("x-oss-request-id", ctx.request_id)
-        response.headers["Server"] = "AliyunOSS"
-        response.headers.setdefault("Date", http_date())
-        response.headers.setdefault("x-oss-server-time", str(ctx.elapsed_ms()))
+        _common_headers(response, ctx)
         return response
 
     async def _dispatch(self, ctx: Context) -> Response:
@@ -105,11 +103,12 @@ class OSSApp:
             ctx.headers.get("host", ""), scope.get("raw_path") or scope["path"].encode(), settings.base_domain
         )
         query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        ctx.parsed_query = QueryParams(query)
         signed = SignedRequest(
             method=ctx.method,
             raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
             query=query,
-            headers={k.lower(): v for k, v in ctx.headers.items()},
+            headers=ctx.headers,
             bucket=ctx.bucket,
             key=ctx.key,
             raw_query=scope["query_string"].decode("latin-1"),
@@ -130,6 +129,22 @@ class OSSApp:
         if ctx.principal is None:
             await ctx.state.store.authorize_anonymous(ctx.bucket, ctx.key, route.anonymous)
         return await route.handler(ctx)
+
+
+def _common_headers(response: Response, ctx: Context) -> None:
+    """The headers every OSS reply carries, unless the handler set its own (the server's name
+    always). On the raw list: MutableHeaders would scan and encode it once per header."""
+    raw = response.raw_headers
+    present = {name for name, _ in raw}
+    if b"server" in present:
+        raw[:] = [(name, value) for name, value in raw if name != b"server"]
+    raw.append((b"server", b"AliyunOSS"))
+    if b"x-oss-request-id" not in present:
+        raw.append((b"x-oss-request-id", ctx.request_id.encode()))
+    if b"date" not in present:
+        raw.append((b"date", http_date().encode()))
+    if b"x-oss-server-time" not in present:
+        raw.append((b"x-oss-server-time", str(ctx.elapsed_ms()).encode()))
 
 
 def error_response(ctx: Context, err: errors.OSSError) -> Response:

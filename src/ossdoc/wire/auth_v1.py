@@ -4,7 +4,6 @@ the canonical resource (``/<bucket>/<decoded key>`` plus the signed sub-resource
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from calendar import timegm
 from datetime import UTC
@@ -44,7 +43,7 @@ def strings_to_sign(req: SignedRequest, date: str) -> list[str]:
 
 
 def sign(secret: str, string_to_sign: str) -> str:
-    digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    digest = hmac.digest(secret.encode(), string_to_sign.encode(), "sha1")  # OpenSSL's one-shot HMAC
     return base64.b64encode(digest).decode()
 
 

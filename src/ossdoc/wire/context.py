@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from ossdoc import errors
@@ -32,18 +32,32 @@ class Context:
     request_id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.monotonic)
     principal: str | None = None  # access key id; None for anonymous
+    # The query string parsed once (by the dispatcher, which needs it first); else parsed on demand.
+    parsed_query: QueryParams | None = None
+    _headers: dict[str, str] | None = None
 
     @property
     def method(self) -> str:
         return self.request.method
 
     @property
-    def headers(self) -> Headers:
-        return self.request.headers
+    def headers(self) -> Mapping[str, str]:
+        """The request's headers by lower-case name (ASGI servers lower-case them), read as latin-1
+        like Starlette's; of a repeated header the last, as the signature checks read it. A dict:
+        Starlette's Headers scans its list and encodes the name at every lookup, and raises inside
+        ``get`` for every header absent, which most conditional headers of a GET are."""
+        if self._headers is None:
+            self._headers = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in self.request.scope["headers"]
+            }
+        return self._headers
 
     @property
     def query(self) -> QueryParams:
-        return self.request.query_params
+        if self.parsed_query is None:
+            self.parsed_query = self.request.query_params
+        return self.parsed_query
 
     def require_bucket(self) -> str:
         assert self.bucket is not None

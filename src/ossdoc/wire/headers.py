@@ -6,8 +6,6 @@ import mimetypes
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.datastructures import Headers
-
 from ossdoc import errors
 from ossdoc.backends.storage.base import ObjectMeta, ObjectRecord
 from ossdoc.services.naming import OBJECT_ACLS, STORAGE_CLASSES, check_acl
@@ -35,7 +33,7 @@ def guess_content_type(key: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def meta_from_headers(headers: Headers, key: str) -> ObjectMeta:
+def meta_from_headers(headers: Mapping[str, str], key: str) -> ObjectMeta:
     user = {k.lower(): v for k, v in headers.items() if k.lower().startswith(USER_META_PREFIX)}
     size = sum(len(k) + len(v) for k, v in user.items())
     if size > MAX_USER_META_BYTES:

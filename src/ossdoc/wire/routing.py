@@ -35,27 +35,34 @@ class Route:
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        # (method, scope) → its routes in registration order; built at the first request.
+        self._table: dict[tuple[str, Scope], list[Route]] | None = None
 
     def route(
         self, method: str, scope: Scope, subresource: str | None = None, *, anonymous: Anonymous = None
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(Route(method, scope, subresource, handler, anonymous))
+            self._table = None
             return handler
 
         return register
 
     def include(self, other: Router) -> None:
         self.routes.extend(other.routes)
+        self._table = None
 
     def resolve(self, method: str, scope: Scope, query: set[str]) -> Route:
         """The route for a sub-resource present in the query, else the plain one.
 
         Routes registered first win when several of their sub-resources are present."""
+        if self._table is None:
+            table: dict[tuple[str, Scope], list[Route]] = {}
+            for route in self.routes:
+                table.setdefault((route.method, route.scope), []).append(route)
+            self._table = table
         plain: Route | None = None
-        for route in self.routes:
-            if route.method != method or route.scope != scope:
-                continue
+        for route in self._table.get((method, scope), ()):
             if route.subresource is None:
                 plain = plain or route
             elif route.subresource in query:

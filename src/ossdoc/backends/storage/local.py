@@ -6,6 +6,7 @@ Under ``root``:
                   blobs released and not yet deleted (garbage)
   blobs/xx/<id>   each larger body in a file named by a random id (never by bucket or key)
   tmp/<owner>/    larger bodies being received by one process (presence.py)
+  buckets.gen     counts bucket changes, so each process can cache the buckets (changes.py)
 
 Every write transaction goes through the Committer (group commit, committer.py). A small body is
 received into memory and inserted by the very transaction that makes its object visible, so one
@@ -61,6 +62,7 @@ from ossdoc.backends.storage.blobs import (
 )
 from ossdoc.backends.storage.committer import Committer
 from ossdoc.backends.storage.files import BlobReader, Reaper, write_blob
+from ossdoc.backends.storage.changes import ChangeCounter
 from ossdoc.backends.storage.maintenance import Maintenance, Tuning, forget, inline_key, is_inline
 from ossdoc.backends.storage.presence import Presence
 
@@ -74,6 +76,9 @@ ROW = f"INSERT OR REPLACE INTO objects ({sql.OBJECT_COLUMNS}) VALUES (?,?,?,?,?,
 def new_inline_id() -> str:
     # Random, not a rowid: an id is never reused, even after its body is deleted.
     return f"i{int.from_bytes(os.urandom(8)) >> 1:016x}"
+
+
+_CACHED_BUCKETS = 4096  # records cached at most (emptied when full)
 
 
 class LocalStorage:
@@ -106,6 +111,10 @@ class LocalStorage:
             root / "meta.sqlite3", self._committer, self.blob_path, tuning or Tuning()
         )
         self._reaper = Reaper()
+        # Every PUT checks its bucket first: the records are cached while no process changes any.
+        self._bucket_changes = ChangeCounter(root / "buckets.gen")
+        self._buckets: dict[str, Bucket | None] = {}
+        self._buckets_seen = -1
         # Blobs staged by this process and not committed: inline bodies wait here in memory.
         self._staged: dict[str, bytes] = {}
         self._uncommitted: set[str] = set()
@@ -162,11 +171,21 @@ class LocalStorage:
             except sqlite3.IntegrityError as exc:
                 raise errors.BucketAlreadyExists(BucketName=bucket.name) from exc
 
-        await self._write(change)
+        await self._change_buckets(change)
 
     async def get_bucket(self, name: str) -> Bucket | None:
+        seen = self._bucket_changes.value()  # before the read: see changes.py
+        if seen != self._buckets_seen or len(self._buckets) >= _CACHED_BUCKETS:
+            self._buckets.clear()
+            self._buckets_seen = seen
+        elif name in self._buckets:
+            return self._buckets[name]
         row = self.db.execute("SELECT * FROM buckets WHERE name = ?", (name,)).fetchone()
-        return sql.to_bucket(row) if row else None
+        bucket = self._buckets[name] = sql.to_bucket(row) if row else None
+        return bucket
+
+    async def _change_buckets(self, change: Callable[[sqlite3.Connection], None]) -> None:
+        await self._committer.run(change, self._bucket_changes.bump)
 
     async def list_buckets(self) -> list[Bucket]:
         return [sql.to_bucket(row) for row in self.db.execute("SELECT * FROM buckets ORDER BY name")]
@@ -176,7 +195,7 @@ class LocalStorage:
             if db.execute("UPDATE buckets SET acl = ? WHERE name = ?", (acl, name)).rowcount == 0:
                 raise errors.NoSuchBucket(BucketName=name)
 
-        await self._write(change)
+        await self._change_buckets(change)
 
     async def delete_bucket(self, name: str) -> None:
         def change(db: sqlite3.Connection) -> None:
@@ -188,7 +207,7 @@ class LocalStorage:
                 raise errors.BucketNotEmpty(BucketName=name)
             db.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
-        await self._write(change)
+        await self._change_buckets(change)
 
     # Blobs
     async def stage(self, body: AsyncIterable[bytes], *, limit: int | None = None) -> StagedBlob:
@@ -532,6 +551,7 @@ class LocalStorage:
         await asyncio.to_thread(self._committer.close)
         self._discard(list(self._uncommitted))
         self.db.close()
+        self._bucket_changes.close()
         await asyncio.to_thread(self._presence.close)
 
 

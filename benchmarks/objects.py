@@ -9,6 +9,7 @@ tree from /proc, before and after). The targets (same-run ratios, information, n
 
   4 KiB PUT, 4 KiB GET ops/s    ossdoc / SeaweedFS                               >= 2
   256 MiB GET MiB/s             ossdoc / raw loopback copy                       >= 0.8
+                                (and ossdoc / nginx's sendfile through the same wrk client)
   256 MiB PUT MiB/s             ossdoc / slower of loopback and write+fsync      >= 0.8
   RSS growth, 1 GiB PUT or GET  worst server process (a streaming httpx client)  < 64 MiB
 
@@ -41,6 +42,7 @@ import wrk
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from ossdoc.config import Settings
 from ossdoc_server import running
+from topology import static_nginx
 
 MiB = 1024 * 1024
 SMALL = 4096
@@ -123,6 +125,21 @@ def rss(target: Target, method: str, size: int) -> float:
     return max(growth.values())
 
 
+def nginx_get(directory: Path, size: int, seconds: float) -> float:
+    """MiB/s of nginx sending a ``size``-byte file with sendfile to wrk at c=1: what a native server
+    reaches through the same client as ossdoc (the loopback baseline has no HTTP client at all)."""
+    root = directory / "static"
+    root.mkdir()
+    chunk = b"\xa5" * MiB
+    with (root / "large").open("wb") as out:
+        for offset in range(0, size, MiB):
+            out.write(chunk[: min(MiB, size - offset)])
+    with static_nginx(directory / "nginx", root) as server:
+        url = f"http://{server.endpoint}/large"
+        target = Target("nginx", lambda method, key: url, server.process.pid, ours=False)
+        return measure(target, [url], "GET", 0, 1, seconds).rate
+
+
 def write_fsync(directory: Path, size: int) -> float:
     """MiB/s of writing ``size`` bytes to a new file in 1 MiB writes, then fsync: best of three."""
     chunk = b"\xa5" * MiB
@@ -183,9 +200,11 @@ def report(
             rate = figures[target.name].rate
             if label.startswith("4 KiB") and seaweed and seaweed.name in figures:
                 ratio, against, goal = rate / figures[seaweed.name].rate, "seaweedfs", 2.0
-            elif label.startswith("256 MiB GET"):
+            elif label.endswith("MiB GET MiB/s"):
                 ratio, against, goal = rate / baselines["loopback"], "loopback", 0.8
-            elif label.startswith("256 MiB PUT"):
+                if "nginx GET" in baselines:
+                    line += f"{rate / baselines['nginx GET']:>8.2f} of nginx"
+            elif label.endswith("MiB PUT MiB/s"):
                 floor = min(baselines["loopback"], baselines["write+fsync"])
                 ratio, against, goal = rate / floor, "floor", 0.8
             else:
@@ -248,6 +267,7 @@ def main() -> None:
         if args.only in (None, "large"):
             baselines["loopback"] = max(null_server.loopback(big, b"\xa5" * MiB) for _ in range(5))
             baselines["write+fsync"] = write_fsync(workdir, big)
+            baselines["nginx GET"] = nginx_get(workdir, big, args.seconds * 2)
             for method in ("GET", "PUT"):
                 label = f"{big // MiB} MiB {method} MiB/s"
                 rows[label] = {t.name: large(t, method, big, args.seconds * 2) for t in targets}

@@ -121,13 +121,36 @@ def nginx(run: Path, upstreams: list[str], port: int = 0) -> Iterator[Process]:
     values.update({f"OSSDOC_REPLICA_{i}": upstream for i, upstream in enumerate(upstreams, 1)})
     config = run / "nginx.conf"
     config.write_text(string.Template(_upstream_lines(len(upstreams))).safe_substitute(values))
+    with _nginx(run, config, values["NGINX_LISTEN"]) as process:
+        yield process
+
+
+@contextmanager
+def static_nginx(run: Path, root: Path) -> Iterator[Process]:
+    """nginx serving the files under ``root`` with sendfile, as a native reference server for
+    benchmarks; pid, logs and temp files in ``run``."""
+    run.mkdir(parents=True, exist_ok=True)
+    listen = f"127.0.0.1:{free_port()}"
+    config = run / "static.conf"
+    config.write_text(
+        f"pid {run}/nginx.pid;\nworker_processes 1;\nevents {{ worker_connections 256; }}\n"
+        f"http {{ access_log off; sendfile on; tcp_nopush on; client_body_temp_path {run}/body;\n"
+        f"  proxy_temp_path {run}/proxy; fastcgi_temp_path {run}/fastcgi; uwsgi_temp_path {run}/uwsgi;\n"
+        f"  scgi_temp_path {run}/scgi;\n  server {{ listen {listen}; root {root}; }}\n}}\n"
+    )
+    with _nginx(run, config, listen) as process:
+        yield process
+
+
+@contextmanager
+def _nginx(run: Path, config: Path, listen: str) -> Iterator[Process]:
     directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     command = [binary, "-p", f"{run}/", "-c", str(config), "-e", "stderr", "-g", directives]
     log = run / "nginx.out"
-    process = Process("nginx", values["NGINX_LISTEN"], _spawn(command, log), log)
+    process = Process("nginx", listen, _spawn(command, log), log)
     try:
-        # Any HTTP answer means nginx listens (the replicas were ready before it started).
+        # Any HTTP answer means nginx listens.
         _wait("nginx", process.process, log, partial(_answers, f"http://{process.endpoint}/", 600), 30)
         yield process
     finally:

@@ -60,9 +60,9 @@ from ossdoc.backends.storage.blobs import (
     prefix_end,
     segments_of,
 )
+from ossdoc.backends.storage.changes import ChangeCounter
 from ossdoc.backends.storage.committer import Committer
 from ossdoc.backends.storage.files import BlobReader, Reaper, write_blob
-from ossdoc.backends.storage.changes import ChangeCounter
 from ossdoc.backends.storage.maintenance import Maintenance, Tuning, forget, inline_key, is_inline
 from ossdoc.backends.storage.presence import Presence
 

@@ -7,6 +7,7 @@ script/language/instruction-echo/source-echo rates), plus the language guard's r
 replies cut at the output limit. A benchmark for tuning prompts and decoding, never a pass/fail test.
 
   .venv/bin/python benchmarks/quality.py [--preset qwen2.5-coder-0.5b] [--limit 10] [--out out.jsonl]
+                                         [--only tr-enja,tr-enzh]
   .venv/bin/python benchmarks/quality.py --score out.jsonl     # score kept outputs again
 """
 
@@ -95,8 +96,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many cases per direction/language")
     parser.add_argument("--out", type=Path, help="where to keep the outputs (JSONL)")
     parser.add_argument("--score", type=Path, help="score these kept outputs instead of running")
+    parser.add_argument("--only", help="cases whose id starts with one of these: tr-enja,tr-enzh")
     args = parser.parse_args()
     cases = select(quality_score.load_jsonl(quality_score.DATA), args.limit)
+    if args.only:
+        cases = [case for case in cases if case["id"].startswith(tuple(args.only.split(",")))]
     if args.score:
         rows = quality_score.load_jsonl(args.score)
         ids = {row["id"] for row in rows}

@@ -7,7 +7,8 @@ What it adds to the plain protocol, for that client:
 
 - ``usage`` in every chunk (vLLM's ``continuous_usage_stats``), so token counts are exact at every
   step without a tokenize round trip before the first token;
-- ``repeat_penalty`` and ``seed`` in the request, as llama.cpp's server takes them;
+- ``repeat_penalty`` and ``seed`` in the request, as llama.cpp's server takes them, and
+  ``latin_penalty`` (see ``Sampling``);
 - ``POST /tokenize`` (``{"content"}`` → ``{"tokens"}``, llama.cpp's form) and
   ``POST /tokenize/count`` (→ ``{"count"}``) for the document service's budgets.
 
@@ -152,6 +153,7 @@ def _chat_request(body: dict[str, Any]) -> tuple[list[Message], Sampling]:
         repeat_penalty=float(body.get("repeat_penalty", defaults.repeat_penalty)),
         stop=(stop,) if isinstance(stop, str) else tuple(str(s) for s in stop),
         seed=None if body.get("seed") is None else int(body["seed"]),
+        latin_penalty=float(body.get("latin_penalty", 0.0)),
     )
     return messages, sampling
 

@@ -10,6 +10,7 @@ from ossdoc.config import Settings
 from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress
 from ossdoc.services.docs.language import INSIST, StartCheck, insist
 from ossdoc.services.docs.metrics import COUNTERS
+from ossdoc.services.docs.registry import Operation
 
 pytestmark = pytest.mark.anyio
 TRANSLATE = OPERATIONS["doc/translate"]
@@ -127,3 +128,43 @@ async def test_every_piece_of_a_long_document_is_guarded() -> None:
     assert final.chunks == 6 and final.restarts == 1
     assert "The BBC" not in final.text and final.text.startswith("第 一 段。")
     assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+
+
+@pytest.mark.parametrize(
+    ("operation", "text", "args", "penalty"),
+    [
+        (TRANSLATE, ENGLISH, {"language": "ja_JP"}, TRANSLATE.latin_penalty["Japanese"]),
+        (TRANSLATE, ENGLISH, {"language": "zh_CN"}, 0.0),  # Chinese translations keep Latin names
+        (TRANSLATE, ENGLISH, {"language": "fr_FR"}, 0.0),
+        (TRANSLATE, "今天天气很好。", {"language": "en_US"}, 0.0),
+        (
+            OPERATIONS["doc/polish"],
+            "今天天气很好。我们去公园散步。",
+            {},
+            0.0,
+        ),  # Chinese may keep English words
+    ],
+)
+async def test_translations_into_japanese_weigh_latin_words_down(
+    operation: Operation, text: str, args: dict[str, str], penalty: float
+) -> None:
+    llm = ScriptedLLM(in_turn(JAPANESE if penalty else ENGLISH))
+    await collect(await service(llm).start(operation, text, Args(args)))
+    assert TRANSLATE.latin_penalty["Japanese"] > 0
+    assert {s.latin_penalty for s in llm.samplings} == {penalty}
+
+
+async def test_a_restart_keeps_the_penalty() -> None:
+    llm = ScriptedLLM(in_turn(ENGLISH, JAPANESE))
+    await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "ja_JP"})))
+    penalty = TRANSLATE.latin_penalty["Japanese"]
+    assert len(llm.samplings) == 2 and {s.latin_penalty for s in llm.samplings} == {penalty}
+
+
+async def test_every_piece_of_a_long_japanese_translation_is_steered() -> None:
+    source = "\n\n".join(f"Paragraph {n} says that the weather was fine today." for n in range(6))
+    llm = ScriptedLLM(in_turn("第 一 段。"), context_size=300)
+    docs = DocumentService(llm, Settings(cache_bytes=0, max_output_tokens=40))
+    steps = await collect(await docs.start(TRANSLATE, source, Args({"language": "ja_JP"})))
+    assert steps[-1].chunks == 6 and len(llm.samplings) == 6
+    assert {s.latin_penalty for s in llm.samplings} == {TRANSLATE.latin_penalty["Japanese"]}

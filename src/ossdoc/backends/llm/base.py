@@ -21,6 +21,10 @@ class Sampling:
     repeat_penalty: float = 1.05
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # Subtracted from the logit of every token spelt in Latin letters (an English word or a piece of
+    # one): keeps a translation into Chinese or Japanese from leaving words in English, which a
+    # small model does often. Backends that cannot apply it ignore it. 0: off.
+    latin_penalty: float = 0.0
 
 
 @dataclass(frozen=True)

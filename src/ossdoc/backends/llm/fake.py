@@ -42,6 +42,7 @@ class ScriptedLLM:
         self.token_delay = token_delay
         self._info = ModelInfo("scripted", context_size)
         self.calls: list[list[Message]] = []
+        self.samplings: list[Sampling] = []  # of each call
         self.cancelled = 0  # generations closed before their end
         self.finished = 0
         self.last_cancelled = False
@@ -57,6 +58,7 @@ class ScriptedLLM:
 
     async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
         self.calls.append(messages)
+        self.samplings.append(sampling)
         self.last_cancelled = False
         prompt = sum(len(pieces(m.content)) for m in messages)
         if messages and messages[-1].role == "assistant":  # a prefill: the reply goes on from it

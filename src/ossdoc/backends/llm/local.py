@@ -39,6 +39,7 @@ import codecs
 import contextlib
 import ctypes
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,6 +58,7 @@ _DONE = object()
 _PREFILL_STEP = 64
 _DRAFT_MOST = 8  # drafted tokens verified in one step at most
 _GREEDY_MOST = 2  # under greedy: batches of 2 or 3 tokens, the sizes whose rows agree (see above)
+_LATIN_WORD = re.compile(r" ?[A-Za-z][A-Za-z'-]*")  # what Sampling.latin_penalty weighs down
 
 
 class LocalLlama:
@@ -107,6 +109,7 @@ class LocalLlama:
         self.tokens_after_cancel = 0  # tokens computed after a cancel request (≤ one step's each)
         self.draft_tokens = max(0, draft_tokens)
         self.drafted = self.accepted = 0  # drafted tokens verified, and those the model agreed with
+        self._latin: list[int] | None = None  # see _latin_tokens
 
     @property
     def info(self) -> ModelInfo:
@@ -197,15 +200,50 @@ class LocalLlama:
             return
         llm, lib = self.llm, self._llama_cpp
         llm.set_seed(lib.LLAMA_DEFAULT_SEED if sampling.seed is None else sampling.seed)
-        # The chain Llama.generate would build (penalties, top-k 40, top-p, min-p 0.05, temperature,
-        # a seeded draw; or greedy), fed only the tokens sampled, one draw per token produced.
-        sampler = llm._init_sampler(
-            temp=sampling.temperature, top_p=sampling.top_p, repeat_penalty=sampling.repeat_penalty
-        )
+        sampler = self._sampler(sampling)
         try:
             self._decode(prompt, max_tokens, sampling, sampler, cancel, post)
         finally:
             sampler.close()
+
+    def _sampler(self, sampling: Sampling) -> Any:
+        """The chain Llama.generate would build (penalties, top-k 40, top-p, min-p 0.05, temperature,
+        a seeded draw; or greedy), fed only the tokens sampled, one draw per token produced; with
+        ``latin_penalty``, a logit bias against the tokens spelt in Latin letters before it."""
+        llm = self.llm
+        if sampling.latin_penalty <= 0:
+            return llm._init_sampler(
+                temp=sampling.temperature, top_p=sampling.top_p, repeat_penalty=sampling.repeat_penalty
+            )
+        # _init_sampler takes no logit bias, so its chain is built here, after the bias.
+        chain = self._llama_cpp._internals.LlamaSampler()
+        chain.add_logit_bias(llm.n_vocab(), dict.fromkeys(self._latin_tokens(), -sampling.latin_penalty))
+        chain.add_penalties(llm.n_vocab(), llm.last_n_tokens_size, sampling.repeat_penalty, 0.0, 0.0)
+        if sampling.temperature == 0:
+            chain.add_greedy()
+        else:
+            chain.add_top_k(40)
+            chain.add_typical(1.0, 1)
+            chain.add_top_p(sampling.top_p, 1)
+            chain.add_min_p(0.05, 1)
+            chain.add_temp(sampling.temperature)
+            chain.add_dist(llm._seed)
+        return chain
+
+    def _latin_tokens(self) -> list[int]:
+        """The tokens that are a word or a piece of one in Latin letters (an optional leading space
+        included); found once per model, about a second for a 150,000-token vocabulary."""
+        if self._latin is None:
+            latin = []
+            for token in range(self.llm.n_vocab()):
+                try:
+                    text = self._token_bytes(token).decode("utf-8")  # not cached: 150,000 of them
+                except UnicodeDecodeError:
+                    continue
+                if _LATIN_WORD.fullmatch(text):
+                    latin.append(token)
+            self._latin = latin
+        return self._latin
 
     def _decode(
         self,
@@ -323,15 +361,17 @@ class LocalLlama:
     def _piece(self, token: int) -> bytes:
         piece = self._pieces.get(token)
         if piece is None:
-            lib, size = self._llama_cpp, 64
-            while True:
-                buffer = ctypes.create_string_buffer(size)
-                n = lib.llama_token_to_piece(self._vocab, token, buffer, size, 0, False)
-                if n >= 0:
-                    break
-                size = -n  # the piece needs -n bytes
-            piece = self._pieces[token] = buffer.raw[:n]
+            piece = self._pieces[token] = self._token_bytes(token)
         return piece
+
+    def _token_bytes(self, token: int) -> bytes:
+        lib, size = self._llama_cpp, 64
+        while True:
+            buffer = ctypes.create_string_buffer(size)
+            n = lib.llama_token_to_piece(self._vocab, token, buffer, size, 0, False)
+            if n >= 0:
+                return buffer.raw[:n]
+            size = -n  # the piece needs -n bytes
 
     async def close(self) -> None:
         async with self._lock:

@@ -135,6 +135,8 @@ class OpenAICompatible:
             body["continue_final_message"], body["add_generation_prompt"] = True, False
         if self._own_service:
             body["repeat_penalty"] = sampling.repeat_penalty
+            if sampling.latin_penalty:
+                body["latin_penalty"] = sampling.latin_penalty
             body["stream_options"]["continuous_usage_stats"] = True
         # Counted before the request, not during it: llama-cpp-python's server would answer the
         # count only once the generation is over. ossdoc's model service sends usage in every event.

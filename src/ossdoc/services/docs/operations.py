@@ -148,6 +148,12 @@ def rephrase(text: str, args: Args) -> list[Message]:
     return REPHRASE.messages(text, language=detect(text), tone=TONES[args.text("tone")])
 
 
+# A translation into Japanese weighs words in Latin letters down by this much (a logit: e^4, a 55th
+# of their probability): qwen2.5-coder-0.5b leaves English words in one Japanese sentence in two, and
+# answers one in ten in English, where Japanese translations write names in katakana. Not into
+# Chinese, whose translations keep many names in Latin letters (benchmarks/quality.py, README).
+LATIN_PENALTY = {"Japanese": 4.0}
+
 OPERATIONS = Registry(
     [
         Operation(
@@ -157,6 +163,7 @@ OPERATIONS = Registry(
             Sampling(temperature=0.1, stop=STOP),
             labels=("translation", "translated text", "译文", "翻译", "traduction", "翻訳", "訳文"),
             language=translation_language,
+            latin_penalty=LATIN_PENALTY,
         ),
         Operation(
             "doc/polish",

@@ -92,6 +92,9 @@ class Operation:
     # against it and restarts a wrong start once with ``insist`` (the prompt insisting on it).
     language: Callable[[str, Args], str] = same_language
     insist: Callable[[list[Message], str], list[Message]] = lang.insist
+    # Sampling.latin_penalty by the language of the result (translate into Japanese: small models
+    # leave English words in their translations).
+    latin_penalty: Mapping[str, float] = field(default_factory=dict)
 
 
 # Parameters every operation takes. ``content`` is optional here: without it a later version

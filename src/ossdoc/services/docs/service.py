@@ -160,8 +160,11 @@ class DocumentService:
         budget = min(self.max_output_tokens, room)
         if operation.output_ratio is not None:
             budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
+        language = operation.language(content, args)
         sampling = replace(operation.sampling, max_tokens=budget)
-        return Job(operation, content, messages, sampling, operation.language(content, args))
+        if language in operation.latin_penalty:
+            sampling = replace(sampling, latin_penalty=operation.latin_penalty[language])
+        return Job(operation, content, messages, sampling, language)
 
     @property
     def admitted(self) -> int:

@@ -1,0 +1,57 @@
+"""Sampling.latin_penalty on the embedded backend (SmolLM2-135M, an English-only model): the tokens
+spelt in Latin letters are weighed down, everything else is sampled as before."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from ossdoc.backends.llm import Message, Sampling
+from ossdoc.backends.llm.local import LocalLlama
+from ossdoc.models import resolve_model
+
+pytestmark = [pytest.mark.anyio, pytest.mark.model]
+STORY = [Message("user", "Write a long story about a cat.")]
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLlama]:
+    path = resolve_model("smollm2-135m", tmp_path_factory.mktemp("models"))
+    backend = LocalLlama(path, name="smollm2-135m", context_size=2048, threads=2)
+    yield backend
+    asyncio.run(backend.close())
+
+
+async def text_of(llama: LocalLlama, sampling: Sampling) -> str:
+    return "".join([chunk.text async for chunk in llama.generate(STORY, sampling)])
+
+
+async def test_the_latin_tokens_are_words_in_latin_letters(llama: LocalLlama) -> None:
+    latin = set(llama._latin_tokens())
+    words = [llama.llm.tokenize(w.encode(), add_bos=False, special=False) for w in (" cat", "The", " story")]
+    assert all(len(ids) == 1 and ids[0] in latin for ids in words)
+    others = [llama.llm.tokenize(t.encode(), add_bos=False, special=False) for t in (" 1", ".", "\n")]
+    assert not any(ids[0] in latin for ids in others)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+async def test_a_heavy_penalty_leaves_no_latin_word(llama: LocalLlama, temperature: float) -> None:
+    plain = Sampling(max_tokens=24, temperature=temperature, seed=3)
+    assert re.search("[A-Za-z]{3}", await text_of(llama, plain))  # an English model writes English
+    steered = await text_of(
+        llama, Sampling(max_tokens=24, temperature=temperature, seed=3, latin_penalty=100)
+    )
+    assert not re.search("[A-Za-z]", steered), steered
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+async def test_the_chain_with_a_bias_samples_as_llama_cpp_python_s_own(
+    llama: LocalLlama, temperature: float
+) -> None:
+    # A bias too small to move any choice: the chain built beside it must be _init_sampler's.
+    plain = Sampling(max_tokens=32, temperature=temperature, seed=5)
+    biased = Sampling(max_tokens=32, temperature=temperature, seed=5, latin_penalty=1e-6)
+    assert await text_of(llama, biased) == await text_of(llama, plain)

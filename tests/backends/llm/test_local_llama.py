@@ -136,7 +136,8 @@ async def test_one_generation_at_a_time(llama: LocalLlama) -> None:
             order.append(name if chunk.finish_reason is None else name.upper())
 
     await asyncio.gather(run("a"), run("b"))
-    assert order == ["a"] * 4 + ["A"] + ["b"] * 4 + ["B"]
+    # Whichever prompt is tokenized first (in a thread, before the model's lock) goes first.
+    assert order in (["a"] * 4 + ["A"] + ["b"] * 4 + ["B"], ["b"] * 4 + ["B"] + ["a"] * 4 + ["A"])
 
 
 @model

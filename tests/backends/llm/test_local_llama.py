@@ -211,6 +211,34 @@ async def test_cancel_during_speculative_decoding_stops_within_one_step(llama: L
     assert llama.tokens_after_cancel - before <= llama.draft_tokens + 1  # one verification step
 
 
+@model
+def test_step_costs_are_measured_at_load(llama: LocalLlama) -> None:
+    costs = llama.step_costs
+    assert len(costs) == local._DRAFT_MOST + 1  # verifying 0 … 8 drafts
+    assert costs[0] == 1.0
+    # A batch costs at least a one-token step, and far less than its tokens one by one times two
+    # (loose: the figures are timings; a bound broken by this much means the measurement is wrong).
+    assert all(1.0 <= cost < 2 * (k + 1) for k, cost in enumerate(costs))
+
+
+@model
+async def test_step_costs_are_measured_when_drafts_are_first_allowed(tmp_path: Path) -> None:
+    path = resolve_model("smollm2-135m", tmp_path / "models")
+    backend = LocalLlama(path, name="smollm2-135m", context_size=512, threads=1, draft_tokens=0)
+    try:
+        assert backend.step_costs == (1.0,)  # plain decoding needs no table
+        greedy = Sampling(max_tokens=40, temperature=0)
+        plain = await collect(backend.generate(POLISH, greedy))
+        backend.draft_tokens = 3
+        # Measured in the KV cache past the cached prompt, which the next request reuses as it was.
+        fast = await collect(backend.generate(POLISH, greedy))
+        assert len(backend.step_costs) == 4
+        assert backend.accepted > 0
+        assert fast == plain
+    finally:
+        await backend.close()
+
+
 def test_unloadable_model_is_an_llm_error(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     bad = tmp_path / "bad.gguf"

@@ -1,0 +1,54 @@
+"""What a decode step costs on this machine, by batch size: measured once on the loaded model.
+
+Speculative decoding verifies k drafted tokens in a batch of 1 + k, and whether that pays depends on
+what such a batch costs against a one-token step. That is the kernels' business, not a constant:
+llama.cpp's repacked Q4_K weights run their GEMV once per row for batches of 2 and 3 (about 2-3
+one-token steps) and a GEMM from 4 rows on. So the backend times one decode step of each batch size
+on its own model, in its own compute thread, and keeps the table for the model's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+log = logging.getLogger("ossdoc.llm")
+
+# Rounds over every batch size (after a warm-up round): the cost of a size is its fastest round.
+# Other processes on the cores only ever add time (a descheduled OpenMP thread stalls the whole
+# step), so the minimum is the kernels' own cost; a median follows the neighbours' load instead.
+ROUNDS = 3
+_TEXT = b"The harbour master wrote the date, the tide and the ships in the log, as every evening."
+
+
+def measure(llm: Any, most: int, rounds: int = ROUNDS) -> tuple[float, ...]:
+    """The time of a decode step of 1 + k tokens (logits at every row, as a verification computes
+    them) relative to a one-token step, for k = 0 … ``most``: ``costs[k]``. Runs in the thread that
+    computes with ``llm`` (llama.cpp's OpenMP team is per thread), at the positions after the KV
+    cache's ``n_tokens``, whose entries it removes again; the logits it leaves are garbage."""
+    start = llm.n_tokens
+    most = max(0, min(most, llm.n_ctx() - start - 1))
+    tokens = llm.tokenize(_TEXT, add_bos=False, special=False)
+    tokens = (tokens * (most // len(tokens) + 1))[: most + 1]
+    sizes = range(1, most + 2)
+    best = dict.fromkeys(sizes, float("inf"))
+    began = time.perf_counter()
+    for round_no in range(rounds + 1):
+        # Alternate the order, so a slow spell of the machine does not fall on the same sizes.
+        for size in sizes if round_no % 2 else reversed(sizes):
+            llm._ctx.kv_cache_seq_rm(-1, start, -1)
+            llm._batch.set_batch(batch=tokens[:size], n_past=start, logits_all=True)
+            before = time.perf_counter()
+            llm._ctx.decode(llm._batch)
+            took = time.perf_counter() - before
+            if round_no:  # the first round warms up: pages of the weights, compute buffers
+                best[size] = min(best[size], took)
+    llm._ctx.kv_cache_seq_rm(-1, start, -1)
+    costs = tuple(max(best[size] / best[1], 1.0) for size in sizes)
+    log.info(
+        "decode step costs by batch size, in one-token steps of %.1f ms (measured in %.2f s): %s",
+        best[1] * 1000,
+        time.perf_counter() - began,
+        " ".join(f"{size}:{cost:.2f}" for size, cost in zip(sizes, costs, strict=True)),
+    )
+    return costs

@@ -133,6 +133,7 @@ def speculative(args: argparse.Namespace) -> None:
 
     from ossdoc.backends.llm import Message
     from ossdoc.backends.llm.local import LocalLlama
+    from ossdoc.backends.llm.step_costs import measure
 
     cases = {
         "polish": OPERATIONS["doc/polish"].prompt(ESSAY, Args({})),
@@ -156,8 +157,13 @@ def speculative(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = resolve_model(args.preset, Path(tmp) / "models")
+        began = time.perf_counter()
         llama = LocalLlama(model, name=args.preset, context_size=4096, threads=args.threads)
+        loaded = time.perf_counter() - began
         most = llama.draft_tokens
+        began = time.perf_counter()  # the step costs again, as measured at load (pages now warm)
+        costs = llama._thread.submit(measure, llama.llm, most).result()
+        calibration = time.perf_counter() - began
         rows: dict[str, list[tuple[Run, Run]]] = {name: [] for name in cases}
         acceptance: dict[str, list[float]] = {name: [] for name in cases}
         same: dict[str, bool] = dict.fromkeys(cases, True)
@@ -196,6 +202,13 @@ def speculative(args: argparse.Namespace) -> None:
             f"{pairs[0][0].tokens:>8}  {same[name]}"
         )
     print("targets: polish >= 1.5x, translate >= 1.0x; ratio = median of per-round ratios")
+    print(
+        f"load {loaded:.2f} s, of which measuring the step costs about {calibration:.2f} s; costs by "
+        "batch size, in one-token steps: at load "
+        + " ".join(f"{k + 1}:{c:.2f}" for k, c in enumerate(llama.step_costs))
+        + ", measured again "
+        + " ".join(f"{k + 1}:{c:.2f}" for k, c in enumerate(costs))
+    )
     for name, runs in single.items():
         if runs:
             cost = [plain.decode / one.decode for (plain, _), one in zip(rows[name], runs, strict=True)]

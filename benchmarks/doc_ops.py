@@ -166,6 +166,7 @@ def speculative(args: argparse.Namespace) -> None:
         calibration = time.perf_counter() - began
         rows: dict[str, list[tuple[Run, Run]]] = {name: [] for name in cases}
         acceptance: dict[str, list[float]] = {name: [] for name in cases}
+        verified: dict[str, list[int]] = {name: [] for name in cases}  # drafted tokens verified a run
         same: dict[str, bool] = dict.fromkeys(cases, True)
         single: dict[str, list[Run]] = {name: [] for name in cases}  # --greedy: one-token steps
         variants = [0, most, -1] if args.greedy else [0, most]
@@ -179,6 +180,7 @@ def speculative(args: argparse.Namespace) -> None:
                     pair[draft] = asyncio.run(run(llama, messages, samplings[name]))
                     if draft > 0:
                         acceptance[name].append((llama.accepted - accepted) / max(llama.drafted - drafted, 1))
+                        verified[name].append(llama.drafted - drafted)
                 llama.exact_greedy = True
                 rows[name].append((pair[0][0], pair[most][0]))
                 if args.greedy:
@@ -191,7 +193,7 @@ def speculative(args: argparse.Namespace) -> None:
     )
     print(
         f"{'operation':<18}{'plain tok/s':>12}{'spec tok/s':>12}{'ratio':>8}{'ratio min-max':>16}"
-        f"{'accepted':>10}{'tokens':>8}  same text"
+        f"{'accepted':>10}{'verified':>10}{'tokens':>8}  same text"
     )
     for name, pairs in rows.items():
         ratios = [fast.decode / plain.decode for plain, fast in pairs]
@@ -199,6 +201,7 @@ def speculative(args: argparse.Namespace) -> None:
             f"{name:<18}{statistics.median(p.decode for p, _ in pairs):>12.1f}"
             f"{statistics.median(f.decode for _, f in pairs):>12.1f}{statistics.median(ratios):>8.2f}"
             f"{min(ratios):>9.2f}-{max(ratios):<6.2f}{statistics.median(acceptance[name]):>10.0%}"
+            f"{statistics.median(verified[name]):>10}"
             f"{pairs[0][0].tokens:>8}  {same[name]}"
         )
     print("targets: polish >= 1.5x, translate >= 1.0x; ratio = median of per-round ratios")

@@ -14,7 +14,8 @@ from typing import Any
 
 log = logging.getLogger("ossdoc.llm")
 
-# Rounds over every batch size (after a warm-up round): the cost of a size is its fastest round.
+# Rounds over every batch size (after one warm-up step of the largest): the cost of a size is its
+# fastest round.
 # Other processes on the cores only ever add time (a descheduled OpenMP thread stalls the whole
 # step), so the minimum is the kernels' own cost; a median follows the neighbours' load instead.
 ROUNDS = 3
@@ -33,16 +34,11 @@ def measure(llm: Any, most: int, rounds: int = ROUNDS) -> tuple[float, ...]:
     sizes = range(1, most + 2)
     best = dict.fromkeys(sizes, float("inf"))
     began = time.perf_counter()
-    for round_no in range(rounds + 1):
+    _step(llm, start, tokens)  # warms up: the weights' pages, the largest compute buffers
+    for round_no in range(rounds):
         # Alternate the order, so a slow spell of the machine does not fall on the same sizes.
-        for size in sizes if round_no % 2 else reversed(sizes):
-            llm._ctx.kv_cache_seq_rm(-1, start, -1)
-            llm._batch.set_batch(batch=tokens[:size], n_past=start, logits_all=True)
-            before = time.perf_counter()
-            llm._ctx.decode(llm._batch)
-            took = time.perf_counter() - before
-            if round_no:  # the first round warms up: pages of the weights, compute buffers
-                best[size] = min(best[size], took)
+        for size in reversed(sizes) if round_no % 2 else sizes:
+            best[size] = min(best[size], _step(llm, start, tokens[:size]))
     llm._ctx.kv_cache_seq_rm(-1, start, -1)
     costs = tuple(max(best[size] / best[1], 1.0) for size in sizes)
     log.info(
@@ -52,3 +48,12 @@ def measure(llm: Any, most: int, rounds: int = ROUNDS) -> tuple[float, ...]:
         " ".join(f"{size}:{cost:.2f}" for size, cost in zip(sizes, costs, strict=True)),
     )
     return costs
+
+
+def _step(llm: Any, start: int, batch: list[int]) -> float:
+    """The seconds one decode step of ``batch`` at position ``start`` takes."""
+    llm._ctx.kv_cache_seq_rm(-1, start, -1)
+    llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+    before = time.perf_counter()
+    llm._ctx.decode(llm._batch)
+    return time.perf_counter() - before

@@ -111,6 +111,7 @@ class LocalLlama:
         self.drafted = self.accepted = 0  # drafted tokens verified, and those the model agreed with
         # costs[k]: a step verifying k drafts, in one-token steps; measured on the worker's thread.
         self.step_costs: tuple[float, ...] = (1.0,)
+        self._costs_for = 0  # the draft length measured for (sizes past the time budget left out)
         self._thread.submit(self._calibrate, self.draft_tokens).result()
 
     @property
@@ -300,10 +301,10 @@ class LocalLlama:
         load the cache is empty; later, room is made at its end if the context is nearly full."""
         llm = self.llm
         most = min(most, llm.n_ctx() - 1)
-        if len(self.step_costs) > most:
+        if most <= self._costs_for:
             return
         llm.n_tokens = min(llm.n_tokens, llm.n_ctx() - most - 1)
-        self.step_costs = measure(llm, most)
+        self.step_costs, self._costs_for = measure(llm, most), most
 
     def _prefill(self, prompt: list[int], cancel: threading.Event, exact: bool) -> bool:
         """Evaluate the prompt in chunks that a cancel can interrupt, reusing the KV cache's prefix

@@ -19,10 +19,14 @@ log = logging.getLogger("ossdoc.llm")
 # Other processes on the cores only ever add time (a descheduled OpenMP thread stalls the whole
 # step), so the minimum is the kernels' own cost; a median follows the neighbours' load instead.
 ROUNDS = 3
+# Seconds spent measuring at most (about 1 s for the 0.5B on 2 idle cores). On cores shared with
+# other busy processes a step can take 100 times as long: the sizes not reached by then are left out
+# of the table, and drafts that long are not verified.
+BUDGET = 5.0
 _TEXT = b"The harbour master wrote the date, the tide and the ships in the log, as every evening."
 
 
-def measure(llm: Any, most: int, rounds: int = ROUNDS) -> tuple[float, ...]:
+def measure(llm: Any, most: int, rounds: int = ROUNDS, budget: float = BUDGET) -> tuple[float, ...]:
     """The time of a decode step of 1 + k tokens (logits at every row, as a verification computes
     them) relative to a one-token step, for k = 0 … ``most``: ``costs[k]``. Runs in the thread that
     computes with ``llm`` (llama.cpp's OpenMP team is per thread), at the positions after the KV
@@ -34,18 +38,22 @@ def measure(llm: Any, most: int, rounds: int = ROUNDS) -> tuple[float, ...]:
     sizes = range(1, most + 2)
     best = dict.fromkeys(sizes, float("inf"))
     began = time.perf_counter()
-    _step(llm, start, tokens)  # warms up: the weights' pages, the largest compute buffers
-    for round_no in range(rounds):
-        # Alternate the order, so a slow spell of the machine does not fall on the same sizes.
-        for size in reversed(sizes) if round_no % 2 else sizes:
-            best[size] = min(best[size], _step(llm, start, tokens[:size]))
+    # Alternate the order, so a slow spell of the machine does not fall on the same sizes.
+    order = [size for r in range(rounds) for size in (reversed(sizes) if r % 2 else sizes)]
+    if budget > 0:
+        _step(llm, start, tokens)  # warms up: the weights' pages, the largest compute buffers
+    for size in order:
+        if time.perf_counter() - began >= budget:
+            break
+        best[size] = min(best[size], _step(llm, start, tokens[:size]))
     llm._ctx.kv_cache_seq_rm(-1, start, -1)
-    costs = tuple(max(best[size] / best[1], 1.0) for size in sizes)
+    measured = [size for size in sizes if best[size] < float("inf")]  # the first round's ascending
+    costs = tuple(max(best[size] / best[1], 1.0) for size in measured) or (1.0,)
     log.info(
         "decode step costs by batch size, in one-token steps of %.1f ms (measured in %.2f s): %s",
         best[1] * 1000,
         time.perf_counter() - began,
-        " ".join(f"{size}:{cost:.2f}" for size, cost in zip(sizes, costs, strict=True)),
+        " ".join(f"{k + 1}:{cost:.2f}" for k, cost in enumerate(costs)),
     )
     return costs
 

@@ -133,6 +133,7 @@ def speculative(args: argparse.Namespace) -> None:
 
     from ossdoc.backends.llm import Message
     from ossdoc.backends.llm.local import LocalLlama
+    from ossdoc.backends.llm.step_costs import measure
 
     cases = {
         "polish": OPERATIONS["doc/polish"].prompt(ESSAY, Args({})),
@@ -156,10 +157,16 @@ def speculative(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = resolve_model(args.preset, Path(tmp) / "models")
+        began = time.perf_counter()
         llama = LocalLlama(model, name=args.preset, context_size=4096, threads=args.threads)
+        loaded = time.perf_counter() - began
         most = llama.draft_tokens
+        began = time.perf_counter()  # the step costs again, as measured at load (pages now warm)
+        costs = llama._thread.submit(measure, llama.llm, most).result()
+        calibration = time.perf_counter() - began
         rows: dict[str, list[tuple[Run, Run]]] = {name: [] for name in cases}
         acceptance: dict[str, list[float]] = {name: [] for name in cases}
+        verified: dict[str, list[int]] = {name: [] for name in cases}  # drafted tokens verified a run
         same: dict[str, bool] = dict.fromkeys(cases, True)
         single: dict[str, list[Run]] = {name: [] for name in cases}  # --greedy: one-token steps
         variants = [0, most, -1] if args.greedy else [0, most]
@@ -173,6 +180,7 @@ def speculative(args: argparse.Namespace) -> None:
                     pair[draft] = asyncio.run(run(llama, messages, samplings[name]))
                     if draft > 0:
                         acceptance[name].append((llama.accepted - accepted) / max(llama.drafted - drafted, 1))
+                        verified[name].append(llama.drafted - drafted)
                 llama.exact_greedy = True
                 rows[name].append((pair[0][0], pair[most][0]))
                 if args.greedy:
@@ -185,7 +193,7 @@ def speculative(args: argparse.Namespace) -> None:
     )
     print(
         f"{'operation':<18}{'plain tok/s':>12}{'spec tok/s':>12}{'ratio':>8}{'ratio min-max':>16}"
-        f"{'accepted':>10}{'tokens':>8}  same text"
+        f"{'accepted':>10}{'verified':>10}{'tokens':>8}  same text"
     )
     for name, pairs in rows.items():
         ratios = [fast.decode / plain.decode for plain, fast in pairs]
@@ -193,9 +201,17 @@ def speculative(args: argparse.Namespace) -> None:
             f"{name:<18}{statistics.median(p.decode for p, _ in pairs):>12.1f}"
             f"{statistics.median(f.decode for _, f in pairs):>12.1f}{statistics.median(ratios):>8.2f}"
             f"{min(ratios):>9.2f}-{max(ratios):<6.2f}{statistics.median(acceptance[name]):>10.0%}"
+            f"{statistics.median(verified[name]):>10}"
             f"{pairs[0][0].tokens:>8}  {same[name]}"
         )
     print("targets: polish >= 1.5x, translate >= 1.0x; ratio = median of per-round ratios")
+    print(
+        f"load {loaded:.2f} s, of which measuring the step costs about {calibration:.2f} s; costs by "
+        "batch size, in one-token steps: at load "
+        + " ".join(f"{k + 1}:{c:.2f}" for k, c in enumerate(llama.step_costs))
+        + ", measured again "
+        + " ".join(f"{k + 1}:{c:.2f}" for k, c in enumerate(costs))
+    )
     for name, runs in single.items():
         if runs:
             cost = [plain.decode / one.decode for (plain, _), one in zip(rows[name], runs, strict=True)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ossdoc.backends.llm import Chunk, LLMError, Message, Sampling, create_backend, local
+from ossdoc.backends.llm import Chunk, LLMError, Message, Sampling, create_backend, local, step_costs
 from ossdoc.backends.llm.local import LocalLlama, StopText
 from ossdoc.config import Settings
 from ossdoc.models import resolve_model
@@ -210,6 +210,39 @@ async def test_cancel_during_speculative_decoding_stops_within_one_step(llama: L
     await stream.aclose()  # type: ignore[attr-defined]
     assert stopped(llama.worker)
     assert llama.tokens_after_cancel - before <= llama.draft_tokens + 1  # one verification step
+
+
+@model
+def test_step_costs_are_measured_at_load(llama: LocalLlama) -> None:
+    costs = llama.step_costs
+    assert costs[0] == 1.0
+    assert 1 <= len(costs) <= local._DRAFT_MOST + 1  # sizes past the time budget are left out
+    # Without a time budget every size is measured. A batch costs at least a one-token step, and far
+    # less than its tokens one by one times two (loose: the figures are timings; a bound broken by
+    # this much means the measurement is wrong).
+    costs = llama._thread.submit(step_costs.measure, llama.llm, 8, 2, 600.0).result()
+    assert len(costs) == 9 and costs[0] == 1.0
+    assert all(1.0 <= cost < 2 * (k + 1) for k, cost in enumerate(costs))
+    # Out of time before the first step: no table, so no drafts.
+    assert llama._thread.submit(step_costs.measure, llama.llm, 8, 3, 0.0).result() == (1.0,)
+
+
+@model
+async def test_step_costs_are_measured_when_drafts_are_first_allowed(tmp_path: Path) -> None:
+    path = resolve_model("smollm2-135m", tmp_path / "models")
+    backend = LocalLlama(path, name="smollm2-135m", context_size=512, threads=1, draft_tokens=0)
+    try:
+        assert backend.step_costs == (1.0,)  # plain decoding needs no table
+        greedy = Sampling(max_tokens=40, temperature=0)
+        plain = await collect(backend.generate(POLISH, greedy))
+        backend.draft_tokens = 3
+        # Measured in the KV cache past the cached prompt, which the next request reuses as it was.
+        fast = await collect(backend.generate(POLISH, greedy))
+        assert 1 < len(backend.step_costs) <= 4  # (fewer if the time budget ran out)
+        assert backend.accepted > 0
+        assert fast == plain
+    finally:
+        await backend.close()
 
 
 def test_unloadable_model_is_an_llm_error(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ reach the event loop through ``call_soon_threadsafe``.
 Decoding is speculative (see speculative.py): each step evaluates the last token and up to
 ``draft_tokens`` guesses taken from the prompt in one batch, and samples every position as plain
 decoding would (same sampler chain, one draw per token). The draft length follows the acceptance
-rate and falls to 0 (plain decoding) where guesses do not pay.
+rate and what a step of each batch size costs, measured on the model when it loads (step_costs.py),
+and falls to 0 (plain decoding) where guesses do not pay.
 
 Greedy decoding (temperature 0) gives the same bytes with and without drafts, from any cache state.
 llama.cpp's CPU kernels compute a row of a batch differently by batch size: a batch of one token, and
@@ -49,6 +50,7 @@ from typing import Any
 from ossdoc.backends.llm.base import Chunk, Message, ModelInfo, Sampling
 from ossdoc.backends.llm.errors import LLMError
 from ossdoc.backends.llm.speculative import DraftLength, PromptLookup
+from ossdoc.backends.llm.step_costs import measure
 
 log = logging.getLogger("ossdoc.llm")
 _DONE = object()
@@ -110,6 +112,10 @@ class LocalLlama:
         self.draft_tokens = max(0, draft_tokens)
         self.drafted = self.accepted = 0  # drafted tokens verified, and those the model agreed with
         self._latin: list[int] | None = None  # see _latin_tokens
+        # costs[k]: a step verifying k drafts, in one-token steps; measured on the worker's thread.
+        self.step_costs: tuple[float, ...] = (1.0,)
+        self._costs_for = 0  # the draft length measured for (sizes past the time budget left out)
+        self._thread.submit(self._calibrate, self.draft_tokens).result()
 
     @property
     def info(self) -> ModelInfo:
@@ -195,6 +201,7 @@ class LocalLlama:
         cancel: threading.Event,
         post: Callable[[object], None],
     ) -> None:
+        self._calibrate(self.draft_tokens)  # measured at load, unless draft_tokens grew since
         if not self._prefill(prompt, cancel, exact=self.exact_greedy and sampling.temperature <= 0):
             log.info("generation cancelled: 0 token computed after the cancel, in the prompt")
             return
@@ -262,7 +269,10 @@ class LocalLlama:
         text = StopText(sampling.stop)
         drafts = PromptLookup(prompt)
         exact = self.exact_greedy and sampling.temperature <= 0
-        length = DraftLength(min(self.draft_tokens, _GREEDY_MOST) if exact else self.draft_tokens)
+        if exact:  # a guess replaces the pad (same batch size): at least 1 whenever there is one
+            length = DraftLength(min(self.draft_tokens, _GREEDY_MOST), self.step_costs, least=1)
+        else:
+            length = DraftLength(self.draft_tokens, self.step_costs)
         produced = [sampler.sample(ctx, -1)]  # the prompt's logits are the last prefill step's
         count = 0
         while True:
@@ -287,8 +297,6 @@ class LocalLlama:
             drafts.extend(produced)
             guess = drafts.draft(length.most)
             k = min(length.choose(len(guess)), max_tokens - count - 1)
-            if exact and guess and max_tokens - count > 1:
-                k = max(k, 1)  # a guess costs no more than the pad it replaces
             produced = self._verify([produced[-1], *guess[:k]], sampler, pad=exact and k == 0)
             length.scored(guess, produced)
             self.drafted += k
@@ -325,6 +333,16 @@ class LocalLlama:
         # evaluation (``kv_cache_seq_rm`` above, or Llama.eval's).
         llm.n_tokens = start + len(produced)
         return produced
+
+    def _calibrate(self, most: int) -> None:
+        """Measure the step costs up to verifying ``most`` drafts, unless that is known already. At
+        load the cache is empty; later, room is made at its end if the context is nearly full."""
+        llm = self.llm
+        most = min(most, llm.n_ctx() - 1)
+        if most <= self._costs_for:
+            return
+        llm.n_tokens = min(llm.n_tokens, llm.n_ctx() - most - 1)
+        self.step_costs, self._costs_for = measure(llm, most), most
 
     def _prefill(self, prompt: list[int], cancel: threading.Event, exact: bool) -> bool:
         """Evaluate the prompt in chunks that a cancel can interrupt, reusing the KV cache's prefix

@@ -48,25 +48,39 @@ class PromptLookup:
 
 
 class DraftLength:
-    """How many drafted tokens to verify in the next step, from the measured acceptance rate.
+    """How many drafted tokens to verify in the next step, from the acceptance rate and what a step
+    costs.
 
-    A batch of 1 + k tokens costs ``1 + EXTRA * k`` single-token steps (a CPU's batch of a few
-    tokens reads the weights once) and yields on average ``(1 - a^(k+1)) / (1 - a)`` tokens, ``a``
-    being the chance that a drafted token is right given that those before it were. The length
-    chosen maximises tokens per unit of time, and is 0 (plain decoding) unless a draft is expected
-    to pay by a margin: an operation whose drafts are mostly wrong (a translation into another
-    script) decodes at plain speed. The acceptance rate is learnt from every draft, verified or
-    not: a draft not sent to the model is scored against the tokens that the model then produced,
-    so a length of 0 does not stop the learning.
+    Verifying k drafts is one batch of 1 + k tokens, which costs ``costs[k]`` one-token steps (the
+    table the backend measured on its model, see step_costs.py), and yields on average
+    ``(1 - a^(k+1)) / (1 - a)`` tokens, ``a`` being the chance that a drafted token is right given
+    that those before it were. The length chosen maximises tokens per unit of time; it is ``least``
+    (0: plain decoding) unless a longer draft is expected to pay by ``margin``, so an operation whose
+    drafts are mostly wrong (a translation into another script) decodes at plain speed. The
+    acceptance rate is learnt from every draft, verified or not: a draft not sent to the model is
+    scored against the tokens that the model then produced, so a length of 0 does not stop the
+    learning.
 
-    The choice depends on the tokens alone, never on timings: llama.cpp computes a batch of one
-    token with another kernel than a batch of several (logits differ in the last bits), so a
-    choice that followed the machine's load would make greedy output vary from run to run."""
+    The choice depends on the tokens and on the cost table, which is measured once when the model
+    loads and fixed from then on: within a process, a request decodes the same way every time. Under
+    greedy decoding the backend allows only batches of 2 and 3 (``least`` 1, ``most`` 2), whose rows
+    llama.cpp computes alike, so the text does not depend on the table at all; under sampling another
+    table (another process, another machine) may choose other batch sizes, whose kernels differ in
+    the logits' last bits, and a near-tie may then fall the other way."""
 
-    EXTRA = 0.15  # cost of one more token in a verification batch, in single-token steps
-
-    def __init__(self, most: int, *, prior: float = 0.5, weight: float = 4.0, margin: float = 0.03) -> None:
-        self.most = most
+    def __init__(
+        self,
+        most: int,
+        costs: Sequence[float],
+        *,
+        least: int = 0,
+        prior: float = 0.5,
+        weight: float = 4.0,
+        margin: float = 0.05,
+    ) -> None:
+        self.most = min(most, len(costs) - 1)
+        self.costs = costs
+        self.least = least
         self.margin = margin
         # Acceptance counts with exponential forgetting, starting from ``weight`` pseudo-observations.
         self.right = prior * weight
@@ -79,15 +93,20 @@ class DraftLength:
     def choose(self, available: int) -> int:
         """The draft length to verify, given ``available`` drafted tokens."""
         k_max = min(available, self.most)
-        if k_max < 1:
-            return 0
+        if k_max <= self.least:
+            return k_max
         a = min(self.acceptance, 0.999)
-        best, best_gain = 0, 1.0 + self.margin
-        for k in range(1, k_max + 1):
-            gain = (1 - a ** (k + 1)) / (1 - a) / (1 + self.EXTRA * k)
-            if gain > best_gain:
-                best, best_gain = k, gain
+        best = self.least
+        best_rate = self._rate(best, a) * (1 + self.margin)
+        for k in range(best + 1, k_max + 1):
+            rate = self._rate(k, a)
+            if rate > best_rate:
+                best, best_rate = k, rate
         return best
+
+    def _rate(self, k: int, a: float) -> float:
+        """Tokens expected per one-token step's time when verifying ``k`` drafts."""
+        return (1 - a ** (k + 1)) / (1 - a) / self.costs[k]
 
     def scored(self, draft: Sequence[int], produced: Sequence[int]) -> None:
         """Learn from a draft and the tokens the model produced in its place (``draft`` may have

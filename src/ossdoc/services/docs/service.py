@@ -40,6 +40,7 @@ _BLANK_LINES = re.compile(r"\n{2,}")
 MIN_OUTPUT_TOKENS = 64
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 MAX_RESTARTS = 1  # restarts of a generation that started in the wrong language
+ASKED_SLACK = 2  # a part's reply budget: this many times the length its prompt asks for
 SECTIONS = 8  # a long summary is the summaries of at most this many pieces, in order
 
 
@@ -158,7 +159,13 @@ class DocumentService:
                 ArgumentName="content",
             )
         budget = min(self.max_output_tokens, room)
-        if operation.output_ratio is not None:
+        if operation.asked_share is not None and args.whole:
+            # A part of a long document is asked for its share of the whole's result, not for the
+            # output_ratio of itself: the summaries a reduce step takes are asked for about their
+            # own length (more than output_ratio of it, which would cut them), a piece for less.
+            asked = content_tokens * operation.asked_share(content, args)
+            budget = min(budget, max(MIN_OUTPUT_TOKENS, math.ceil(asked * ASKED_SLACK)))
+        elif operation.output_ratio is not None:
             budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
         sampling = replace(operation.sampling, max_tokens=budget)
         return Job(operation, content, messages, sampling, operation.language(content, args))

@@ -159,14 +159,16 @@ class DocumentService:
                 ArgumentName="content",
             )
         budget = min(self.max_output_tokens, room)
-        if operation.asked_share is not None and args.whole:
-            # A part of a long document is asked for its share of the whole's result, not for the
-            # output_ratio of itself: the summaries a reduce step takes are asked for about their
-            # own length (more than output_ratio of it, which would cut them), a piece for less.
-            asked = content_tokens * operation.asked_share(content, args)
-            budget = min(budget, max(MIN_OUTPUT_TOKENS, math.ceil(asked * ASKED_SLACK)))
-        elif operation.output_ratio is not None:
-            budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
+        if operation.output_ratio is not None:
+            least = max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio))
+            if operation.asked_share is not None and args.whole:
+                # A part of a long document is asked for its share of the whole's result: the
+                # summaries a reduce step takes are asked for about their own length, more than
+                # output_ratio of them, which would cut the reply. (A piece's budget is not lowered
+                # to its share: the real model overshot twice its ask, and was cut.)
+                asked = content_tokens * operation.asked_share(content, args)
+                least = max(least, math.ceil(asked * ASKED_SLACK))
+            budget = min(budget, least)
         sampling = replace(operation.sampling, max_tokens=budget)
         return Job(operation, content, messages, sampling, operation.language(content, args))
 

@@ -18,11 +18,13 @@ drafts' acceptance. Targets: polish >= 1.5x, translate >= 1.0x (never below 0.97
 text is plain decoding's byte for byte; a third column gives plain decoding in one-token steps (the
 fastest kernel, not exact), whose ratio to the padded plain steps is the cost of exactness.
 
---first-event: time to the first text, in-process, for several operations and languages: the model's
-first token (LocalLlama.generate, the operation's own prompt and sampling) against ossdoc's first
-Progress (DocumentService.start: cache, token budgets, preamble cleaner, language guard), both with the
-prompt in the model's cache, taking turns, median of --rounds; the difference is what the service layer
-adds before the first SSE event.
+--first-event: time to the first text, in-process, for several operations and languages: ossdoc's
+first Progress (DocumentService.start: cache, token budgets, preamble cleaner, language guard) against
+the model (LocalLlama.generate, the same prompt and sampling with the same seed, so the same tokens)
+timed until it has written the raw text that first event was decided on; both with the prompt in the
+model's cache, each stream closed outside the time (an open one would keep the model busy for the
+next), taking turns, median of --rounds; the difference is what the service layer adds before the
+first SSE event.
 """
 
 from __future__ import annotations
@@ -274,24 +276,39 @@ FIRST_CASES = (
 )
 
 
-async def first_text(side: object, operation: Operation, text: str, args: Args, sampling: Sampling) -> float:
-    """Seconds to the first text: ``side`` a LocalLlama (the model's first token), or a
-    DocumentService (its first Progress)."""
-    from ossdoc.backends.llm.local import LocalLlama
+SEED = 7  # both sides sample the same tokens
 
+
+async def service_first(docs: object, operation: Operation, text: str, args: Args) -> tuple[float, str]:
+    """Seconds to ossdoc's first Progress (DocumentService.start), and the raw model text it was
+    decided on (the cleaner and the language guard wait for the first complete word)."""
     start = time.perf_counter()
-    if isinstance(side, LocalLlama):
-        async for chunk in side.generate(operation.prompt(text, args), sampling):
-            if chunk.text:
-                break
-        return time.perf_counter() - start
-    generation = await side.start(operation, text, args)  # type: ignore[attr-defined]
+    generation = await docs.start(operation, text, args)  # type: ignore[attr-defined]
     try:
-        async for _step in generation:
-            break
+        step = await generation.__anext__()
+        seconds = time.perf_counter() - start
     finally:
-        await generation.aclose()
-    return time.perf_counter() - start
+        await generation.aclose()  # the model stops (<= 1 token), outside the time
+    return seconds, step.text if step.resume is None else step.resume.raw
+
+
+async def model_first(llm: object, operation: Operation, text: str, args: Args, raw: str) -> float:
+    """Seconds until the model itself (LocalLlama.generate, the same prompt and sampling) has written
+    ``raw``: the text ossdoc's first event was decided on."""
+    from contextlib import aclosing
+
+    sampling = replace(operation.sampling, max_tokens=16)
+    start = time.perf_counter()
+    written = ""
+    async with aclosing(llm.generate(operation.prompt(text, args), sampling)) as chunks:  # type: ignore[attr-defined]
+        async for chunk in chunks:
+            written += chunk.text
+            if len(written) >= len(raw) or chunk.finish_reason is not None:
+                break
+        seconds = time.perf_counter() - start
+    if not written.startswith(raw) and not raw.startswith(written):
+        print(f"  (not the same text: {written!r} against {raw!r})")
+    return seconds
 
 
 async def first_event(preset: str, threads: int, rounds: int) -> None:
@@ -309,19 +326,22 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
     try:
         for round_no in range(rounds):
             for n, (name, text, values) in enumerate(FIRST_CASES):
-                operation, args = OPERATIONS[name], Args(values)
-                sampling = replace(operation.sampling, max_tokens=16)
-
+                # A fixed seed: both sides write the same tokens, and the model side is timed to the
+                # text ossdoc's first event needed, not to its first token.
+                base = OPERATIONS[name]
+                operation = replace(base, sampling=replace(base.sampling, seed=SEED))
+                args = Args(values)
                 # Both sides find the prompt in the model's cache (a warm-up run puts it there), and
                 # take turns going first: the difference is the service layer, not prompt evaluation.
-                job = (operation, text, args, sampling)
-                await first_text(docs, *job)
+                _, raw = await service_first(docs, operation, text, args)
                 if round_no % 2:
-                    times[n][1].append(await first_text(docs, *job))
-                    times[n][0].append(await first_text(llm, *job))
+                    seconds, raw = await service_first(docs, operation, text, args)
+                    times[n][1].append(seconds)
+                    times[n][0].append(await model_first(llm, operation, text, args, raw))
                 else:
-                    times[n][0].append(await first_text(llm, *job))
-                    times[n][1].append(await first_text(docs, *job))
+                    times[n][0].append(await model_first(llm, operation, text, args, raw))
+                    seconds, raw = await service_first(docs, operation, text, args)
+                    times[n][1].append(seconds)
     finally:
         await llm.close()
     print(f"first text, {preset}, {threads} threads, median of {rounds} (ms)")

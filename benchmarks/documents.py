@@ -19,6 +19,7 @@ in pieces against one-shot, each compared within one run.
    model; checks that every paragraph came back, in order, none empty or left in English.
 
   .venv/bin/python benchmarks/documents.py [--runs 7] [--only extract|throughput] [--skip-real]
+  .venv/bin/python benchmarks/documents.py --only throughput --operation doc/summarize --real-rounds 3
   .venv/bin/python benchmarks/documents.py --only long --real-200k
 """
 
@@ -403,7 +404,12 @@ OPS = (("doc/translate", Args({"language": "zh_CN"})), ("doc/summarize", Args({}
 
 
 async def compare(
-    title: str, backends: tuple[LLMBackend, LLMBackend], settings: Settings, text: str, rounds: int
+    title: str,
+    backends: tuple[LLMBackend, LLMBackend],
+    settings: Settings,
+    text: str,
+    rounds: int,
+    operations: list[str],
 ) -> None:
     """One-shot (backends[0]) against chunked (backends[1]), alternating, median of ``rounds``."""
     count = text.count("\n\n") + 1
@@ -413,6 +419,8 @@ async def compare(
         f"{'out tokens':>11}{'out chars':>10}{'finish':>7}{'paragraphs':>11}"
     )
     for operation, args in OPS:
+        if operation not in operations:
+            continue
         passes: tuple[list[Pass], list[Pass]] = ([], [])
         for _ in range(rounds):
             for backend, done in zip(backends, passes, strict=True):
@@ -443,7 +451,7 @@ async def throughput(args: argparse.Namespace, workdir: Path) -> None:
         for context in (4 * words, args.small_context)
     )
     title = f"scripted fake, {args.token_delay_ms} ms a token, {words} tokens"
-    await compare(title, (big, small), settings, text, args.fake_rounds)
+    await compare(title, (big, small), settings, text, args.fake_rounds, args.operation)
     if args.skip_real:
         return
     from ossdoc.backends.llm.local import LocalLlama
@@ -459,7 +467,14 @@ async def throughput(args: argparse.Namespace, workdir: Path) -> None:
         # One-shot: the default 8192-token context and room for a translation of all of it.
         settings = Settings(max_output_tokens=4096, cache_bytes=0)
         title = f"{args.preset}, {args.threads} threads, {tokens} tokens"
-        await compare(title, (real, Narrowed(real, args.small_context)), settings, text, args.real_rounds)
+        await compare(
+            title,
+            (real, Narrowed(real, args.small_context)),
+            settings,
+            text,
+            args.real_rounds,
+            args.operation,
+        )
     finally:
         await real.close()
 
@@ -561,6 +576,12 @@ def main() -> None:
     parser.add_argument("--fake-rounds", type=int, default=3)
     parser.add_argument("--real-chars", type=int, default=12_000, help="about 2,200 tokens")
     parser.add_argument("--real-rounds", type=int, default=1)
+    parser.add_argument(
+        "--operation",
+        action="append",
+        choices=[name for name, _ in OPS],
+        help="throughput of this operation only (repeatable; default: both)",
+    )
     parser.add_argument("--skip-real", action="store_true", help="throughput on the fake only")
     parser.add_argument(
         "--real-200k", action="store_true", help="also the 200 KB document (--only long: it alone)"
@@ -574,6 +595,7 @@ def main() -> None:
         help="a server setting for the 200 KB run, e.g. max_output_tokens=512",
     )
     args = parser.parse_args()
+    args.operation = args.operation or [name for name, _ in OPS]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.only in (None, "extract"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -12,11 +13,13 @@ import anyio
 import pytest
 
 from ossdoc.backends.llm import Chunk, Message, Sampling, ScriptedLLM
+from ossdoc.backends.llm.fake import pieces
 from ossdoc.config import Settings
 from ossdoc.services.docs.generation import Progress
-from ossdoc.services.docs.operations import OPERATIONS
+from ossdoc.services.docs.language import length_target
+from ossdoc.services.docs.operations import OPERATIONS, SUMMARY_LENGTH
 from ossdoc.services.docs.registry import Args
-from ossdoc.services.docs.service import SECTIONS, DocumentService
+from ossdoc.services.docs.service import ASKED_SLACK, SECTIONS, DocumentService
 
 pytestmark = pytest.mark.anyio
 
@@ -162,3 +165,64 @@ async def test_pieces_are_summarized_at_once_only_where_there_are_slots(slots: i
     assert llm.most == slots
     assert result.chunks == len(llm.calls) > slots
     assert result.text.startswith("Paragraph 0 says something about topic 0.\n\n")
+
+
+class Budgets(ScriptedLLM):
+    """Records each generation's reply budget."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda messages: document_text(messages).split(".")[0] + ".")
+        self.budgets: list[int] = []
+
+    async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
+        self.budgets.append(sampling.max_tokens)
+        async with aclosing(super().generate(messages, sampling)) as chunks:  # type: ignore[type-var]
+            async for chunk in chunks:
+                yield chunk
+
+
+def asked_budget(messages: list[Message]) -> int:
+    """Twice the length the prompt asks for, in the text's tokens (the fake's: words and spaces), or
+    output_ratio of the text if that is more."""
+    text = document_text(messages)
+    asked = int(re.findall(r"about (\d+) words", messages[0].content)[0])
+    _, size, _ = length_target(text, *SUMMARY_LENGTH)
+    tokens = len(pieces(text))
+    return max(64, int(0.4 * tokens), math.ceil(tokens * asked / size * ASKED_SLACK))
+
+
+async def test_each_piece_of_a_summary_keeps_the_budget_of_its_length() -> None:
+    llm = Budgets()
+    llm._info = replace(llm.info, context_size=2000)
+    docs = DocumentService(llm, Settings(context_size=2000, max_output_tokens=2000))
+    await (await docs.start(OPERATIONS["doc/summarize"], paragraphs(300), Args())).result()
+    assert 1 < len(llm.calls) <= SECTIONS
+    # output_ratio of the piece: more than twice its share of the whole's summary (300 words).
+    sizes = [len(pieces(document_text(call))) for call in llm.calls]
+    assert llm.budgets == [int(0.4 * size) for size in sizes]
+    assert llm.budgets == [asked_budget(call) for call in llm.calls]
+
+
+async def test_a_reduce_step_has_the_budget_of_what_it_is_asked() -> None:
+    llm = Budgets()
+    llm._info = replace(llm.info, context_size=2000)
+    docs = DocumentService(llm, Settings(context_size=2000, max_output_tokens=2000))
+    await (await docs.start(OPERATIONS["doc/summarize"], paragraphs(1200), Args())).result()
+    # The map pieces hold the paragraphs, the reduce steps only their summaries.
+    map_calls = sum("It has two sentences" in document_text(call) for call in llm.calls)
+    assert 0 < map_calls < len(llm.calls)
+    # The map pieces of a reduce are asked for output_ratio of themselves at most.
+    assert all(
+        b == max(64, int(0.4 * len(pieces(document_text(c)))))
+        for b, c in zip(llm.budgets[:map_calls], llm.calls[:map_calls], strict=True)
+    )
+    last = llm.calls[map_calls:]
+    assert llm.budgets[map_calls:] == [asked_budget(call) for call in last]
+    # Summaries shorter than the whole's target (300 words) are asked for no more than their own
+    # length, and have room for it: output_ratio of them would cut the reply.
+    assert all(
+        f"about {length_target(document_text(c), *SUMMARY_LENGTH)[1]} words" in c[0].content for c in last
+    )
+    assert all(
+        b > 0.4 * len(pieces(document_text(c))) for b, c in zip(llm.budgets[map_calls:], last, strict=True)
+    )

@@ -64,6 +64,14 @@ def length_hint(text: str, ratio: float, low: int, high: int, whole: int = 0, sh
     """A target length of about ``ratio`` × the text's length (within ``low``..``high``), in the unit
     its language counts in. Of a long document's piece or of its pieces' summaries: ``whole`` is
     the document's length in characters, the target that of the whole times ``share``."""
+    target, _, unit = length_target(text, ratio, low, high, whole, share)
+    return f"about {target} {unit}"
+
+
+def length_target(
+    text: str, ratio: float, low: int, high: int, whole: int = 0, share: float = 1.0
+) -> tuple[int, int, str]:
+    """``length_hint``'s target, the text's own length in the same unit, and the unit."""
     language = detect(text)
     if is_cjk(language):
         size = len(_HAN.findall(text)) + len(_KANA.findall(text)) + len(_HANGUL.findall(text))
@@ -71,10 +79,11 @@ def length_hint(text: str, ratio: float, low: int, high: int, whole: int = 0, sh
     else:
         size = len(_WORD.findall(text)) or len(text.split())
         unit = "words"
-    if whole:
-        size = round(size * whole / max(1, len(text)))
-    target = max(low // 2, round(max(low, min(high, size * ratio)) * share))
-    return f"about {target} {unit}"
+    scaled = round(size * whole / max(1, len(text))) if whole else size
+    target = max(low // 2, round(max(low, min(high, scaled * ratio)) * share))
+    if whole:  # summaries to reduce that are shorter than the target: never ask for more than them
+        target = min(target, max(1, size))
+    return target, size, unit
 
 
 # The language a translation is written in, by target code (names as ``detect`` gives them).

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ossdoc.backends.llm.base import Message, Sampling
-from ossdoc.services.docs.language import TARGET_LANGUAGE, TARGETS, detect, length_hint
+from ossdoc.services.docs.language import (
+    TARGET_LANGUAGE,
+    TARGETS,
+    detect,
+    length_hint,
+    length_target,
+)
 from ossdoc.services.docs.registry import Args, Operation, Parameter, Registry
 
 ONLY = "Output only the {result}, with no introduction, notes or explanations."
@@ -86,9 +92,18 @@ SUMMARIZE = Prompt(
 )
 
 
+SUMMARY_LENGTH = (0.15, 20, 300)  # of the text's words (CJK: characters), at least, at most
+
+
 def summarize(text: str, args: Args) -> list[Message]:
-    length = length_hint(text, 0.15, 20, 300, args.whole, args.share)
+    length = length_hint(text, *SUMMARY_LENGTH, args.whole, args.share)
     return SUMMARIZE.messages(text, language=detect(text), length=length)
+
+
+def summary_share(text: str, args: Args) -> float:
+    """The length a summary of ``text`` is asked for, as a share of the text's own."""
+    target, size, _ = length_target(text, *SUMMARY_LENGTH, args.whole, args.share)
+    return target / max(1, size)
 
 
 # doc/continue ---------------------------------------------------------------------------------
@@ -176,6 +191,7 @@ OPERATIONS = Registry(
             summarize,
             sampling=Sampling(temperature=0.2, stop=STOP),
             output_ratio=0.4,
+            asked_share=summary_share,
             long="map-reduce",
             labels=("summary", "摘要", "总结", "概要", "résumé", "要約"),
         ),

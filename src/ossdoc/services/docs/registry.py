@@ -84,6 +84,9 @@ class Operation:
     labels: tuple[str, ...] = ()
     # Cap on output tokens relative to the content's tokens (a summary must be shorter).
     output_ratio: float | None = None
+    # The reply's length as the prompt asks it, a share of the text's: the budget of a long
+    # document's parts (pieces, summaries to reduce), whose asked length is not the text's.
+    asked_share: Callable[[str, Args], float] | None = None
     # A document too long for one prompt: "pieces" (each processed in turn, outputs joined),
     # "map-reduce" (summaries of pieces, then one of them) or "tail" (only its end is used).
     long: str = "pieces"

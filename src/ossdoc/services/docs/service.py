@@ -40,6 +40,7 @@ _BLANK_LINES = re.compile(r"\n{2,}")
 MIN_OUTPUT_TOKENS = 64
 MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 MAX_RESTARTS = 1  # restarts of a generation that started in the wrong language
+ASKED_SLACK = 2  # a part's reply budget: this many times the length its prompt asks for
 SECTIONS = 8  # a long summary is the summaries of at most this many pieces, in order
 
 
@@ -159,7 +160,15 @@ class DocumentService:
             )
         budget = min(self.max_output_tokens, room)
         if operation.output_ratio is not None:
-            budget = min(budget, max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio)))
+            least = max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio))
+            if operation.asked_share is not None and args.whole:
+                # A part of a long document is asked for its share of the whole's result: the
+                # summaries a reduce step takes are asked for about their own length, more than
+                # output_ratio of them, which would cut the reply. (A piece's budget is not lowered
+                # to its share: the real model overshot twice its ask, and was cut.)
+                asked = content_tokens * operation.asked_share(content, args)
+                least = max(least, math.ceil(asked * ASKED_SLACK))
+            budget = min(budget, least)
         language = operation.language(content, args)
         sampling = replace(operation.sampling, max_tokens=budget)
         if language in operation.latin_penalty:

@@ -3,26 +3,15 @@ spelt in Latin letters are weighed down, everything else is sampled as before.""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from ossdoc.backends.llm import Message, Sampling
 from ossdoc.backends.llm.local import LocalLlama
-from ossdoc.models import resolve_model
 
 pytestmark = [pytest.mark.anyio, pytest.mark.model]
 STORY = [Message("user", "Write a long story about a cat.")]
-
-
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLlama]:
-    path = resolve_model("smollm2-135m", tmp_path_factory.mktemp("models"))
-    backend = LocalLlama(path, name="smollm2-135m", context_size=2048, threads=2)
-    yield backend
-    asyncio.run(backend.close())
 
 
 async def text_of(llama: LocalLlama, sampling: Sampling) -> str:

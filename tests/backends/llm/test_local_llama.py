@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -20,14 +20,6 @@ STORY = [
     Message("system", "You are a helpful assistant."),
     Message("user", "Write a long story about a cat."),
 ]
-
-
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLlama]:
-    path = resolve_model("smollm2-135m", tmp_path_factory.mktemp("models"))
-    backend = LocalLlama(path, name="smollm2-135m", context_size=2048, threads=2)
-    yield backend
-    asyncio.run(backend.close())
 
 
 def stopped(worker: Future[None] | None) -> bool:

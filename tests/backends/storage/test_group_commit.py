@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -228,3 +229,63 @@ async def test_a_second_store_leaves_the_first_ones_writes_alone(tmp_path: Path)
     assert not first.blob_path(staged.blob_id).exists()
     await first.close()
     await second.close()
+
+
+async def _durable_store(tmp_path: Path) -> LocalStorage:
+    store = await LocalStorage.open(tmp_path, fsync=True, tuning=Tuning(grace=3600))
+    await store.create_bucket(Bucket("b1", 1.0))
+    return store
+
+
+async def test_a_write_is_answered_only_once_the_wal_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await _durable_store(tmp_path)
+    real = os.fdatasync
+    started, release = threading.Event(), threading.Event()
+    synced: list[str] = []
+
+    def held(fd: int) -> None:
+        started.set()
+        release.wait(10)
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", held)
+    try:
+        put = asyncio.create_task(_put(store, "k", b"body"))
+        assert await asyncio.to_thread(started.wait, 10)
+        await asyncio.sleep(0.1)
+        assert not put.done()  # committed, not yet durable: not answered
+        # Writes committed meanwhile are not held up behind the fsync in flight.
+        second = asyncio.create_task(_put(store, "k2", b"more"))
+        for _ in range(100):
+            if await store.get_object("b1", "k2") is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert await store.get_object("b1", "k2") is not None  # committed while the fsync runs
+        assert not second.done()  # and answered after the next one
+        release.set()
+        record = await put
+        await second
+        assert await _read(store, record) == b"body"
+        assert synced and all(path == str(tmp_path / "meta.sqlite3-wal") for path in synced)
+    finally:
+        release.set()
+        await store.close()
+
+
+async def test_a_failed_wal_sync_fails_the_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await _durable_store(tmp_path)
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing)
+    try:
+        with pytest.raises(OSError, match="Input/output error"):
+            await _put(store, "k", b"body")
+        monkeypatch.undo()
+        await _put(store, "k", b"again")  # the store goes on once the disk does
+    finally:
+        await store.close()

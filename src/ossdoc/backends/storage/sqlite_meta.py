@@ -46,17 +46,17 @@ UPLOAD_COLUMNS = "upload_id, bucket, key, initiated, meta"
 PART_COLUMNS = "number, etag, size, crc64, mtime, blob_id"
 
 
-def connect(path: Path, durable: bool = False) -> sqlite3.Connection:
-    """``durable``: every commit fsyncs the WAL (synchronous=FULL), for the connection that writes
-    with fsync on. NORMAL survives a process crash (SIGKILL); only a power cut may lose the last
-    transactions, never corrupt the database."""
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection whose commits do not fsync (synchronous=NORMAL): that survives a process crash
+    (SIGKILL), and a power cut may lose the last transactions but never corrupts the database. With
+    fsync on, the committer fsyncs the WAL itself before it answers (committer.py)."""
     # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) where a commit needs one.
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     # Only takes effect on a new database (``recover`` converts an old one): freed pages can then be
     # given back to the filesystem by ``PRAGMA incremental_vacuum``.
     db.execute("PRAGMA auto_vacuum=INCREMENTAL")
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    db.execute("PRAGMA synchronous=NORMAL")
     # A checkpoint fsyncs; ``checkpoint`` runs it in a thread instead of inside a commit.
     db.execute("PRAGMA wal_autocheckpoint=0")
     db.executescript(SCHEMA)

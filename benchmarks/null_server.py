@@ -1,6 +1,9 @@
 """The two limits that large transfers are measured against, both on 127.0.0.1 in this process.
 
 ``loopback``: a raw TCP copy in 1 MiB writes, the machine's physical limit.
+``transfer``: one HTTP GET or PUT whose body moves exactly as ``loopback`` moves it (1 MiB
+``sendall``s, ``recv_into`` a 1 MiB buffer), so that a server's rate over it is like for like with
+``loopback``: wrk reads a response through an 8 KiB buffer, which caps it well below the loopback.
 ``running``: an HTTP/1.1 server that only moves bytes (drains a PUT, answers a GET with a fixed
 body), so that httpx against it is the client's own ceiling."""
 
@@ -11,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 IO_TIMEOUT = 60.0
 MAX_HEADERS = 100
@@ -43,6 +47,47 @@ def loopback(size: int, chunk: bytes) -> float:
         elapsed = time.perf_counter() - start
     if received[0] != size:
         raise RuntimeError(f"loopback moved {received[0]} of {size} bytes")
+    return size / (1024 * 1024) / elapsed
+
+
+def transfer(url: str, method: str, size: int, chunk: bytes) -> float:
+    """MiB/s of one ``method`` (GET or PUT) of a ``size``-byte body at ``url``, from the first byte of
+    the request to the last of the response, the body moved in ``chunk``-sized pieces."""
+    parts = urlsplit(url)
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    head = f"{method} {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+    if method == "PUT":
+        head += f"Content-Length: {size}\r\n"  # no Content-Type: a presigned V1 URL signs it
+    start = time.perf_counter()
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=IO_TIMEOUT) as conn:
+        conn.sendall((head + "\r\n").encode())
+        if method == "PUT":
+            view = memoryview(chunk)
+            for offset in range(0, size, len(chunk)):
+                conn.sendall(view[: min(len(chunk), size - offset)])
+        buffer = bytearray(len(chunk))
+        got = conn.recv_into(buffer)
+        while b"\r\n\r\n" not in buffer[:got]:
+            more = conn.recv_into(memoryview(buffer)[got:])
+            if not more:
+                raise RuntimeError("connection closed before the response head")
+            got += more
+        end = bytes(buffer[:got]).index(b"\r\n\r\n") + 4
+        status, *lines = bytes(buffer[: end - 4]).decode("latin-1").split("\r\n")
+        if status.split()[1] != "200":
+            raise RuntimeError(f"{method} {url[:60]}...: {status}")
+        length = next(
+            int(v) for n, _, v in (line.partition(":") for line in lines) if n.lower() == "content-length"
+        )
+        received = got - end
+        while received < length:
+            more = conn.recv_into(buffer)
+            if not more:
+                raise RuntimeError(f"{method} body cut at {received} of {length} bytes")
+            received += more
+    elapsed = time.perf_counter() - start
+    if method == "GET" and length != size:
+        raise RuntimeError(f"GET returned {length} bytes, expected {size}")
     return size / (1024 * 1024) / elapsed
 
 

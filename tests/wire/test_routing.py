@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
 from starlette.responses import Response
 
 from ossdoc import errors
-from ossdoc.wire.context import Context
+from ossdoc.wire.context import Context, parse_query
 from ossdoc.wire.routes import router
 from ossdoc.wire.routing import Router
 
@@ -51,3 +53,23 @@ def test_unknown_method_is_405() -> None:
     with pytest.raises(errors.OSSError) as info:
         router.resolve("PATCH", "object", set())
     assert (info.value.status, info.value.code) == (405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "acl",
+        "acl&uploads",
+        "uploadId=abc&partNumber=3",
+        "a=&=b&&c=1=2&",
+        "OSSAccessKeyId=LTAI&Expires=1796249908&Signature=%2B5yh%2F3na%3D",
+        "response-content-disposition=attachment%3B%20filename%3D%22%E6%96%87.txt%22",
+        "prefix=a+b&marker=%2Bc%2b",
+        "x=%zz&y=%&z=%e6%96",  # malformed and truncated escapes, invalid UTF-8
+        "k=%ff%fe&%E4%B8%AD=v",
+        "semi;colon=1;2",
+    ],
+)
+def test_query_pairs_are_parse_qsl_s(raw: str) -> None:
+    assert parse_query(raw) == parse_qsl(raw, keep_blank_values=True)

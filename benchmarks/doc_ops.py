@@ -20,8 +20,9 @@ fastest kernel, not exact), whose ratio to the padded plain steps is the cost of
 
 --first-event: time to the first text, in-process, for several operations and languages: ossdoc's
 first Progress (DocumentService.start: cache, token budgets, preamble cleaner, language guard) against
-the model (LocalLlama.generate, the same prompt and sampling with the same seed, so the same tokens)
-timed until it has written the raw text that first event was decided on; both with the prompt in the
+the model (LocalLlama.generate with the very messages and sampling the service last sent it, recorded
+on their way, seed included, so the same tokens) timed until it has written the raw text that first
+event was decided on; both with the prompt in the
 model's cache, each stream closed outside the time (an open one would keep the model busy for the
 next), taking turns, median of --rounds; the difference is what the service layer adds before the
 first SSE event.
@@ -38,6 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import oss2
@@ -292,15 +294,32 @@ async def service_first(docs: object, operation: Operation, text: str, args: Arg
     return seconds, step.text if step.resume is None else step.resume.raw
 
 
-async def model_first(llm: object, operation: Operation, text: str, args: Args, raw: str) -> float:
-    """Seconds until the model itself (LocalLlama.generate, the same prompt and sampling) has written
-    ``raw``: the text ossdoc's first event was decided on."""
+class Recorder:
+    """The model as the service sees it, remembering the last messages and sampling it was sent
+    (the operation's prompt as the service completes it: length budget, steer, prefill)."""
+
+    def __init__(self, llm: object) -> None:
+        self.llm = llm
+        self.last: tuple[Any, Any] | None = None
+
+    def generate(self, messages: Any, sampling: Any) -> Any:
+        self.last = (messages, sampling)
+        return self.llm.generate(messages, sampling)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.llm, name)
+
+
+async def model_first(recorder: Recorder, raw: str) -> float:
+    """Seconds until the model itself (LocalLlama.generate, with what the service last sent it) has
+    written ``raw``: the text ossdoc's first event was decided on."""
     from contextlib import aclosing
 
-    sampling = replace(operation.sampling, max_tokens=16)
+    assert recorder.last is not None
+    messages, sampling = recorder.last
     start = time.perf_counter()
     written = ""
-    async with aclosing(llm.generate(operation.prompt(text, args), sampling)) as chunks:  # type: ignore[attr-defined]
+    async with aclosing(recorder.llm.generate(messages, sampling)) as chunks:  # type: ignore[attr-defined]
         async for chunk in chunks:
             written += chunk.text
             if len(written) >= len(raw) or chunk.finish_reason is not None:
@@ -321,7 +340,8 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = resolve_model(preset, Path(tmp) / "models")
         llm = await asyncio.to_thread(LocalLlama, model, name=preset, context_size=4096, threads=threads)
-    docs = DocumentService(llm, Settings(cache_bytes=0, max_output_tokens=16))
+    recorder = Recorder(llm)
+    docs = DocumentService(recorder, Settings(cache_bytes=0, max_output_tokens=16))  # type: ignore[arg-type]
     times: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in range(len(FIRST_CASES))}
     try:
         for round_no in range(rounds):
@@ -337,9 +357,9 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
                 if round_no % 2:
                     seconds, raw = await service_first(docs, operation, text, args)
                     times[n][1].append(seconds)
-                    times[n][0].append(await model_first(llm, operation, text, args, raw))
+                    times[n][0].append(await model_first(recorder, raw))
                 else:
-                    times[n][0].append(await model_first(llm, operation, text, args, raw))
+                    times[n][0].append(await model_first(recorder, raw))
                     seconds, raw = await service_first(docs, operation, text, args)
                     times[n][1].append(seconds)
     finally:

@@ -21,6 +21,7 @@ READ_CHUNK = 1024 * 1024
 # more than the system call on data that is in the page cache.
 INLINE_BYTES = 64 * 1024
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of the range's dirty pages, do not wait
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16
 
 
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
@@ -42,7 +43,7 @@ class BlobWriter:
     """Writes one blob to a temporary file; ``finish`` fsyncs it and renames it into place.
 
     ``write`` (file + CRC) and ``hash`` (MD5) touch disjoint state, so they may run in two threads
-    at once on the same buffer.
+    at once on the same chunks.
 
     When the blob will be fsynced, each write also starts the disk writeback of what it wrote, as
     PostgreSQL and RocksDB do: the disk then works while the rest of the body arrives and is hashed,
@@ -56,23 +57,30 @@ class BlobWriter:
         self.crc = 0
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, chunks: list[bytes]) -> None:
+        """Append ``chunks`` (as received: joining them would copy every byte once more)."""
         if self.fd < 0:
             self.fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-        if self.fsync and _start_writeback is not None and data:
-            _start_writeback(self.fd, self.size, len(data), _SYNC_FILE_RANGE_WRITE)  # advice: errors ignored
-        self.crc = crc64.crc64(data, self.crc)
-        self.size += len(data)
+        size = sum(map(len, chunks))
+        views = [memoryview(chunk) for chunk in chunks if chunk]
+        while views:
+            written = os.writev(self.fd, views[:_IOV_MAX])
+            while views and written >= len(views[0]):
+                written -= len(views.pop(0))
+            if written:
+                views[0] = views[0][written:]
+        if self.fsync and _start_writeback is not None and size:
+            _start_writeback(self.fd, self.size, size, _SYNC_FILE_RANGE_WRITE)  # advice: errors ignored
+        for chunk in chunks:
+            self.crc = crc64.crc64(chunk, self.crc)
+        self.size += size
 
-    def hash(self, data: bytes) -> None:
-        self.md5.update(data)
+    def hash(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.md5.update(chunk)
 
-    def finish(self, data: bytes, final_path: Path) -> None:
-        self.write(data)
+    def finish(self, chunks: list[bytes], final_path: Path) -> None:
+        self.write(chunks)
         if self.fsync:
             os.fsync(self.fd)
         os.close(self.fd)
@@ -116,34 +124,28 @@ async def write_blob(
             buffered += len(chunk)
             if buffered >= FLUSH_BYTES:
                 await _all(pending)
-                data = _joined(chunks)
                 pending = [
-                    loop.run_in_executor(None, writer.write, data),
-                    loop.run_in_executor(None, writer.hash, data),
+                    loop.run_in_executor(None, writer.write, chunks),
+                    loop.run_in_executor(None, writer.hash, chunks),
                 ]
                 chunks, buffered = [], 0
         await _all(pending)
         pending = []
-        buffer = _joined(chunks)
         if not fsync and received <= INLINE_BYTES:
-            writer.hash(buffer)
-            writer.finish(buffer, final_path)  # a few page-cache writes: cheaper than a thread hop
+            writer.hash(chunks)
+            writer.finish(chunks, final_path)  # a few page-cache writes: cheaper than a thread hop
         else:
             # Off the loop: fsync takes about a millisecond even for a few bytes.
-            pending = [loop.run_in_executor(None, writer.finish, buffer, final_path)]
-            if len(buffer) <= INLINE_BYTES:
-                writer.hash(buffer)  # microseconds: cheaper than a second thread hop
+            pending = [loop.run_in_executor(None, writer.finish, chunks, final_path)]
+            if buffered <= INLINE_BYTES:
+                writer.hash(chunks)  # microseconds: cheaper than a second thread hop
             else:
-                pending.append(loop.run_in_executor(None, writer.hash, buffer))
+                pending.append(loop.run_in_executor(None, writer.hash, chunks))
             await _all(pending)
     except BaseException:
         _abort_when_done(writer, pending, final_path)
         raise
     return StagedBlob(blob_id, writer.size, writer.md5.digest(), writer.crc)
-
-
-def _joined(chunks: list[bytes]) -> bytes:
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _all(futures: list[asyncio.Future[None]]) -> None:

@@ -173,6 +173,8 @@ class DocumentService:
         sampling = replace(operation.sampling, max_tokens=budget)
         if language in operation.latin_penalty:
             sampling = replace(sampling, latin_penalty=operation.latin_penalty[language])
+        if language in operation.cjk_penalty:
+            sampling = replace(sampling, cjk_penalty=operation.cjk_penalty[language])
         return Job(operation, content, messages, sampling, language)
 
     @property

@@ -45,18 +45,26 @@ def _text_then(instruction: str) -> str:
 
 # doc/translate --------------------------------------------------------------------------------
 # Unlike the other operations, a plain one-line request before the text, no tags, nothing after
-# it: the longer prompt (a translator persona asked to keep "meaning, tone and layout", the text in
-# tags, the instruction repeated after it) made qwen2.5-coder-0.5b drop clauses and summarize, and
+# it: the longer prompt (TRANSLATE_TAGGED) made qwen2.5-coder-0.5b drop clauses and summarize, and
 # lost to this request on zh→en, en→zh and en→ja of the public set (benchmarks/quality.py, README).
 TRANSLATE = Prompt(
     system="You are a translator. Output only the translation.",
     user="Translate the following text into {language}:\n\n{text}",
 )
+TRANSLATE_TAGGED = Prompt(
+    system="You are a professional translator. Translate the user's text into {language}, keeping its "
+    "meaning, tone and layout. " + ONLY.format(result="translation"),
+    user=_text_then("Translate the text above into {language}. " + ONLY.format(result="translation")),
+)
 # Per target language overrides of TRANSLATE. Into Chinese, qwen2.5-0.5b obeys instructions written
 # in Chinese (wrong-script outputs on ../shared/quality en→zh: 0/40, against 5/40 in English); into
 # Japanese, instructions in Japanese did worse (12/40 against 2/40), so it keeps the English one.
+# Into French, the one-line request let 2 of 40 replies open in French and copy the English source
+# on ("Les Stars ont atoned for Friday's Elite League loss…"), past the language guard, where the
+# tagged prompt copied none, at the same chrF (41.5 against 41.3).
 TRANSLATE_BY_LANGUAGE: dict[str, Prompt] = {
     "zh_CN": Prompt(system="你是翻译。只输出译文。", user="把下面的文本翻译成简体中文：\n\n{text}"),
+    "fr_FR": TRANSLATE_TAGGED,
 }
 
 
@@ -179,9 +187,10 @@ OPERATIONS = Registry(
             "doc/translate",
             translate,
             (Parameter("language", required=True, choices=tuple(TARGETS)),),
-            # Greedy: the likeliest translation, the same every time, and speculative decoding stays
-            # exact. The default repeat penalty stays: without it, greedy decoding looped.
-            Sampling(temperature=0.0, stop=STOP),
+            # Near-greedy, not greedy: the same chrF on the public set (temperature 0: 40.6 / 16.8 /
+            # 12.7 / 41.2, 0.1: 40.3 / 17.0 / 12.7 / 41.5), and exact greedy decoding pays for padded
+            # batches (README, speculative decoding).
+            Sampling(temperature=0.1, stop=STOP),
             # A translation is about as long as its source; a reply 4 times as long is a loop (greedy
             # decoding of the 0.5B looped on 2 of 27 en→ja cases, to 1,700 and 2,600 characters).
             output_ratio=4.0,

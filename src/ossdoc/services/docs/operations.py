@@ -2,7 +2,8 @@
 
 Prompts are written for small instruction models (Qwen2.5 0.5B is the default): a short system
 prompt saying what to do and that only the result is wanted, the text between ``<text>`` tags, and
-the instruction repeated AFTER the text, where a small model still attends to it. ``</text>`` is a
+the instruction repeated AFTER the text, where a small model still attends to it (translate, but
+into French, measured better with a one-line request before the text: see TRANSLATE). ``</text>`` is a
 stop string, and the cleaner removes the tags if a model echoes them. Tune a prompt by editing its
 template here; ``benchmarks/`` measures the effect."""
 
@@ -61,7 +62,7 @@ TRANSLATE_TAGGED = Prompt(
 # Japanese, instructions in Japanese did worse (12/40 against 2/40), so it keeps the English one.
 # Into French, the one-line request let 2 of 40 replies open in French and copy the English source
 # on ("Les Stars ont atoned for Friday's Elite League loss…"), past the language guard, where the
-# tagged prompt copied none, at the same chrF (41.5 against 41.3).
+# tagged prompt copied none, at about the same chrF (41.5, against 41.3 and 40.8 in two runs).
 TRANSLATE_BY_LANGUAGE: dict[str, Prompt] = {
     "zh_CN": Prompt(system="你是翻译。只输出译文。", user="把下面的文本翻译成简体中文：\n\n{text}"),
     "fr_FR": TRANSLATE_TAGGED,

@@ -9,6 +9,11 @@ replies cut at the output limit. A benchmark for tuning prompts and decoding, ne
   .venv/bin/python benchmarks/quality.py [--preset qwen2.5-coder-0.5b] [--limit 10] [--out out.jsonl]
                                          [--only tr-enja,tr-enzh]
   .venv/bin/python benchmarks/quality.py --score out.jsonl     # score kept outputs again
+  .venv/bin/python benchmarks/quality.py --naive [--preset P]  # the baseline: same weights, no ossdoc
+
+--naive is the floor ossdoc's prompts must beat: the same GGUF driven directly through llama-cpp-python,
+a one-line user message ("Translate the following text into Japanese:" and the text) in the model's
+own chat template, greedy, no repeat penalty, the same output limit as ossdoc (2,048 tokens).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -74,10 +80,53 @@ def select(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any
     return chosen
 
 
-def run(preset: str, cases: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+# The naive baseline names languages plainly, as a first-time user would.
+NAIVE_LANGUAGES = {"en_US": "English", "zh_CN": "Chinese", "ja_JP": "Japanese", "fr_FR": "French"}
+NAIVE_MAX_TOKENS = 2048  # ossdoc's max_output_tokens default
+
+
+def naive_prompt(case: dict[str, Any]) -> str:
+    if case["op"] == "translate":
+        language = NAIVE_LANGUAGES[case["params"]["language"]]
+        return f"Translate the following text into {language}:\n\n{case['source']}"
+    return f"Summarize the following text:\n\n{case['source']}"
+
+
+def run_naive(preset: str, cases: list[dict[str, Any]], out: Path, threads: int) -> list[dict[str, Any]]:
+    import llama_cpp
+
+    from ossdoc.models import resolve_model
+
+    path = resolve_model(preset, Path(tempfile.gettempdir()) / "ossdoc-quality-models")
+    llm = llama_cpp.Llama(
+        model_path=str(path), n_ctx=8192, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
+    rows = []
+    for case in cases:
+        start = time.perf_counter()
+        reply: Any = llm.create_chat_completion(
+            [{"role": "user", "content": naive_prompt(case)}],
+            temperature=0.0,
+            repeat_penalty=1.0,
+            max_tokens=NAIVE_MAX_TOKENS,
+        )
+        choice = reply["choices"][0]
+        row = {
+            "id": case["id"],
+            "text": str(choice["message"]["content"] or "").strip(),
+            "truncated": choice["finish_reason"] == "length",
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        with out.open("a") as fh:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        rows.append(row)
+    return rows
+
+
+def run(preset: str, cases: list[dict[str, Any]], out: Path, threads: int) -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running(Path(tmp) / "data", llm="local", model=preset) as server,
+        running(Path(tmp) / "data", llm="local", model=preset, threads=str(threads)) as server,
     ):
         bucket = "quality"
         oss2.Bucket(
@@ -96,6 +145,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many cases per direction/language")
     parser.add_argument("--out", type=Path, help="where to keep the outputs (JSONL)")
     parser.add_argument("--score", type=Path, help="score these kept outputs instead of running")
+    parser.add_argument("--naive", action="store_true", help="the same weights without ossdoc (see above)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="model threads")
     parser.add_argument("--only", help="cases whose id starts with one of these: tr-enja,tr-enzh")
     args = parser.parse_args()
     cases = select(quality_score.load_jsonl(quality_score.DATA), args.limit)
@@ -109,9 +160,11 @@ def main() -> None:
         out = args.out or Path(tempfile.mkstemp(suffix=".jsonl")[1])
         out.write_text("")
         start = time.perf_counter()
-        rows = run(args.preset, cases, out)
+        runner = run_naive if args.naive else run
+        rows = runner(args.preset, cases, out, args.threads)
         elapsed = time.perf_counter() - start
-        print(f"preset {args.preset}: {len(cases)} cases in {elapsed:.0f} s; outputs in {out}")
+        mode = "naive" if args.naive else "ossdoc"
+        print(f"{mode}, preset {args.preset}: {len(cases)} cases in {elapsed:.0f} s; outputs in {out}")
     report = quality_score.score(cases, {row["id"]: row["text"] for row in rows})
     print("\n".join(quality_score.report_lines(report, worst=3)))
     restarts = sum(row.get("restarts", 0) for row in rows)

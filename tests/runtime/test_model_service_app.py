@@ -43,7 +43,13 @@ async def test_a_generation_streams_with_exact_counts_at_every_step(
 async def test_the_sampling_reaches_the_model(served: tuple[ScriptedLLM, OpenAICompatible]) -> None:
     llm, client = served
     sampling = Sampling(
-        max_tokens=7, temperature=0.4, top_p=0.8, repeat_penalty=1.2, seed=9, latin_penalty=4.0
+        max_tokens=7,
+        temperature=0.4,
+        top_p=0.8,
+        repeat_penalty=1.2,
+        seed=9,
+        latin_penalty=4.0,
+        cjk_penalty=6.0,
     )
     assert [c async for c in client.generate([Message("user", "hi")], sampling)]
     assert llm.samplings[-1] == sampling

@@ -8,7 +8,7 @@ What it adds to the plain protocol, for that client:
 - ``usage`` in every chunk (vLLM's ``continuous_usage_stats``), so token counts are exact at every
   step without a tokenize round trip before the first token;
 - ``repeat_penalty`` and ``seed`` in the request, as llama.cpp's server takes them, and
-  ``latin_penalty`` (see ``Sampling``);
+  ``latin_penalty`` and ``cjk_penalty`` (see ``Sampling``);
 - ``POST /tokenize`` (``{"content"}`` → ``{"tokens"}``, llama.cpp's form) and
   ``POST /tokenize/count`` (→ ``{"count"}``) for the document service's budgets.
 
@@ -154,6 +154,7 @@ def _chat_request(body: dict[str, Any]) -> tuple[list[Message], Sampling]:
         stop=(stop,) if isinstance(stop, str) else tuple(str(s) for s in stop),
         seed=None if body.get("seed") is None else int(body["seed"]),
         latin_penalty=float(body.get("latin_penalty", 0.0)),
+        cjk_penalty=float(body.get("cjk_penalty", 0.0)),
     )
     return messages, sampling
 

@@ -1,9 +1,11 @@
-"""Sampling.latin_penalty on the embedded backend (SmolLM2-135M, an English-only model): the tokens
-spelt in Latin letters are weighed down, everything else is sampled as before."""
+"""Sampling.latin_penalty and cjk_penalty on the embedded backend (SmolLM2-135M, an English-only
+model): the tokens spelt in Latin letters (or holding CJK characters) are weighed down, everything
+else is sampled as before."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -44,3 +46,28 @@ async def test_the_chain_with_a_bias_samples_as_llama_cpp_python_s_own(
     plain = Sampling(max_tokens=32, temperature=temperature, seed=5)
     biased = Sampling(max_tokens=32, temperature=temperature, seed=5, latin_penalty=1e-6)
     assert await text_of(llama, biased) == await text_of(llama, plain)
+
+
+# Characters that are one token each in SmolLM2's vocabulary (it holds 90 CJK tokens).
+CHINESE = "的数用个是中为文不有据行在时"
+
+
+async def test_the_cjk_tokens_hold_chinese_or_japanese_characters(llama: LocalLlama) -> None:
+    cjk = set(llama._cjk_tokens())
+    singles = [llama.llm.tokenize(c.encode(), add_bos=False, special=False) for c in CHINESE + "のを"]
+    assert all(len(ids) == 1 and ids[0] in cjk for ids in singles)
+    assert not cjk & set(llama._latin_tokens())
+    others = [llama.llm.tokenize(t.encode(), add_bos=False, special=False) for t in (" cat", "1", "，")]
+    assert not any(ids[0] in cjk for ids in others)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+async def test_a_heavy_cjk_penalty_leaves_no_chinese_character(llama: LocalLlama, temperature: float) -> None:
+    # Its answer begun with the first characters: it goes on copying the others.
+    copy = [Message("user", f"Repeat: {CHINESE}"), Message("assistant", CHINESE[:4])]
+    plain = Sampling(max_tokens=20, temperature=temperature, seed=3)
+    said = "".join([chunk.text async for chunk in llama.generate(copy, plain)])
+    assert re.search(f"[{CHINESE}]", said), said
+    steered = replace(plain, cjk_penalty=100)
+    said = "".join([chunk.text async for chunk in llama.generate(copy, steered)])
+    assert not re.search(f"[{CHINESE}]", said), said

@@ -4,11 +4,11 @@ import itertools
 
 import pytest
 
-from ossdoc.backends.llm.base import Message
+from ossdoc.backends.llm.base import Message, Sampling
 from ossdoc.backends.llm.fake import ScriptedLLM, in_turn, pieces
 from ossdoc.config import Settings
 from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress
-from ossdoc.services.docs.language import INSIST, StartCheck, insist
+from ossdoc.services.docs.language import INSIST, RESTART_PENALTY, StartCheck, insist, is_cjk, steer
 from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.registry import Operation
 
@@ -148,10 +148,45 @@ async def test_every_piece_of_a_long_document_is_guarded() -> None:
 async def test_translations_into_japanese_weigh_latin_words_down(
     operation: Operation, text: str, args: dict[str, str], penalty: float
 ) -> None:
-    llm = ScriptedLLM(in_turn(JAPANESE if penalty else ENGLISH))
+    # A reply in the script asked for: no restart (which would weigh the other script down).
+    llm = ScriptedLLM(in_turn(JAPANESE if is_cjk(operation.language(text, Args(args))) else ENGLISH))
     await collect(await service(llm).start(operation, text, Args(args)))
     assert TRANSLATE.latin_penalty["Japanese"] > 0
     assert {s.latin_penalty for s in llm.samplings} == {penalty}
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "penalty"),
+    [
+        ("今天天气很好。", "en_US", TRANSLATE.cjk_penalty["English"]),
+        ("今天天气很好。", "fr_FR", TRANSLATE.cjk_penalty["French"]),
+        (ENGLISH, "zh_CN", 0.0),
+        (ENGLISH, "ja_JP", 0.0),
+    ],
+)
+async def test_translations_into_english_or_french_weigh_cjk_words_down(
+    text: str, language: str, penalty: float
+) -> None:
+    replies = {"en_US": "The weather is fine today.", "fr_FR": "Il fait beau aujourd'hui."}
+    llm = ScriptedLLM(in_turn(replies.get(language, JAPANESE)))
+    await collect(await service(llm).start(TRANSLATE, text, Args({"language": language})))
+    assert TRANSLATE.cjk_penalty["English"] > 0
+    assert {s.cjk_penalty for s in llm.samplings} == {penalty}
+
+
+def test_a_restart_weighs_the_other_script_down() -> None:
+    assert steer(Sampling(), "Chinese").latin_penalty == RESTART_PENALTY
+    assert steer(Sampling(latin_penalty=9.0), "Japanese").latin_penalty == 9.0  # never lighter
+    assert steer(Sampling(), "English").cjk_penalty == RESTART_PENALTY
+    assert steer(Sampling(), "French") == Sampling(cjk_penalty=RESTART_PENALTY)
+    assert steer(Sampling(), "the same language as the text") == Sampling()
+
+
+async def test_a_chinese_translation_restarted_weighs_latin_words_down() -> None:
+    llm = ScriptedLLM(in_turn(ENGLISH, "英国广播公司说谈判失败了。"))
+    steps = await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "zh_CN"})))
+    assert steps[-1].restarts == 1 and steps[-1].text == "英国广播公司说谈判失败了。"
+    assert [s.latin_penalty for s in llm.samplings] == [0.0, RESTART_PENALTY]
 
 
 async def test_a_restart_keeps_the_penalty() -> None:

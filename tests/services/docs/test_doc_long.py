@@ -25,9 +25,10 @@ pytestmark = pytest.mark.anyio
 
 
 def document_text(messages: list[Message]) -> str:
-    match = re.search(r"<text>\n(.*)\n</text>", messages[-1].content, re.S)
+    """The text in the prompt: between <text> tags, or after translate's one-line request."""
+    match = re.search(r"<text>\n(.*)\n</text>|^[^\n]*[:：]\n\n(.*)", messages[-1].content, re.S)
     assert match, messages[-1].content
-    return match.group(1)
+    return match.group(1) or match.group(2)
 
 
 def paragraphs(count: int) -> str:

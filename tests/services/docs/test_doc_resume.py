@@ -20,10 +20,11 @@ WORDS = " ".join(f"word{n}" for n in range(40))
 
 
 def echo(messages: list[Message]) -> str:
-    """The text between <text> tags of the last user message, upper-cased."""
+    """The text of the last user message (between <text> tags, or after translate's one-line
+    request), upper-cased."""
     users = [m.content for m in messages if m.role == "user"]
-    match = re.search(r"<text>\n(.*)\n</text>", users[-1], re.S)
-    return (match.group(1) if match else users[-1]).upper()
+    match = re.search(r"<text>\n(.*)\n</text>|^[^\n]*[:：]\n\n(.*)", users[-1], re.S)
+    return (match.group(1) or match.group(2) if match else users[-1]).upper()
 
 
 async def steps(

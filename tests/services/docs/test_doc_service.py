@@ -48,6 +48,18 @@ async def test_max_tokens_fits_the_context() -> None:
     assert sampling.temperature == POLISH.sampling.temperature
 
 
+async def test_a_translation_is_given_four_times_its_source_at_most() -> None:
+    # A small model decoding greedily may loop: its reply is cut where no translation reaches.
+    translate = OPERATIONS["doc/translate"]
+    short, long = "word " * 10, "word " * 100
+    for text in (short, long):
+        llm = TinyLLM()
+        docs = service(llm, max_output_tokens=2048)
+        await collect(await docs.start(translate, text, Args({"language": "fr_FR"})))
+        source = await llm.count_tokens(text)
+        assert llm.samplings[0].max_tokens == max(64, int(source * 4.0))
+
+
 async def test_a_context_too_small_for_the_prompt_itself() -> None:
     with pytest.raises(errors.InvalidArgument, match="prompt alone"):
         await service(TinyLLM(context_size=100)).start(POLISH, "word " * 200, Args())

@@ -25,6 +25,9 @@ class Sampling:
     # one): keeps a translation into Chinese or Japanese from leaving words in English, which a
     # small model does often. Backends that cannot apply it ignore it. 0: off.
     latin_penalty: float = 0.0
+    # The same against the tokens holding Chinese, Japanese or Korean characters: keeps a translation
+    # into English or French from leaving words of its Chinese source untranslated. 0: off.
+    cjk_penalty: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ _PREFILL_STEP = 64
 _DRAFT_MOST = 8  # drafted tokens verified in one step at most
 _GREEDY_MOST = 2  # under greedy: batches of 2 or 3 tokens, the sizes whose rows agree (see above)
 _LATIN_WORD = re.compile(r" ?[A-Za-z][A-Za-z'-]*")  # what Sampling.latin_penalty weighs down
+# What Sampling.cjk_penalty weighs down: any token holding a Han, kana or Hangul character.
+_CJK = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
 class LocalLlama:
@@ -111,7 +113,7 @@ class LocalLlama:
         self.tokens_after_cancel = 0  # tokens computed after a cancel request (≤ one step's each)
         self.draft_tokens = max(0, draft_tokens)
         self.drafted = self.accepted = 0  # drafted tokens verified, and those the model agreed with
-        self._latin: list[int] | None = None  # see _latin_tokens
+        self._scripts: dict[str, list[int]] = {}  # see _script_tokens
         # costs[k]: a step verifying k drafts, in one-token steps; measured on the worker's thread.
         self.step_costs: tuple[float, ...] = (1.0,)
         self._costs_for = 0  # the draft length measured for (sizes past the time budget left out)
@@ -216,15 +218,21 @@ class LocalLlama:
     def _sampler(self, sampling: Sampling) -> Any:
         """The chain Llama.generate would build (penalties, top-k 40, top-p, min-p 0.05, temperature,
         a seeded draw; or greedy), fed only the tokens sampled, one draw per token produced; with
-        ``latin_penalty``, a logit bias against the tokens spelt in Latin letters before it."""
+        ``latin_penalty`` or ``cjk_penalty``, a logit bias against the tokens spelt in Latin letters
+        or holding CJK characters before it."""
         llm = self.llm
-        if sampling.latin_penalty <= 0:
+        bias: dict[int, float] = {}
+        if sampling.latin_penalty > 0:
+            bias.update(dict.fromkeys(self._script_tokens("latin"), -sampling.latin_penalty))
+        if sampling.cjk_penalty > 0:
+            bias.update(dict.fromkeys(self._script_tokens("cjk"), -sampling.cjk_penalty))
+        if not bias:
             return llm._init_sampler(
                 temp=sampling.temperature, top_p=sampling.top_p, repeat_penalty=sampling.repeat_penalty
             )
         # _init_sampler takes no logit bias, so its chain is built here, after the bias.
         chain = self._llama_cpp._internals.LlamaSampler()
-        chain.add_logit_bias(llm.n_vocab(), dict.fromkeys(self._latin_tokens(), -sampling.latin_penalty))
+        chain.add_logit_bias(llm.n_vocab(), bias)
         chain.add_penalties(llm.n_vocab(), llm.last_n_tokens_size, sampling.repeat_penalty, 0.0, 0.0)
         if sampling.temperature == 0:
             chain.add_greedy()
@@ -240,17 +248,25 @@ class LocalLlama:
     def _latin_tokens(self) -> list[int]:
         """The tokens that are a word or a piece of one in Latin letters (an optional leading space
         included); found once per model, about a second for a 150,000-token vocabulary."""
-        if self._latin is None:
-            latin = []
+        return self._script_tokens("latin")
+
+    def _cjk_tokens(self) -> list[int]:
+        """The tokens holding a Han, kana or Hangul character (whole characters: a token that is
+        only a byte of one is not text, and is left alone); found once per model."""
+        return self._script_tokens("cjk")
+
+    def _script_tokens(self, script: str) -> list[int]:
+        if script not in self._scripts:
+            found = []
             for token in range(self.llm.n_vocab()):
                 try:
                     text = self._token_bytes(token).decode("utf-8")  # not cached: 150,000 of them
                 except UnicodeDecodeError:
                     continue
-                if _LATIN_WORD.fullmatch(text):
-                    latin.append(token)
-            self._latin = latin
-        return self._latin
+                if _LATIN_WORD.fullmatch(text) if script == "latin" else _CJK.search(text):
+                    found.append(token)
+            self._scripts[script] = found
+        return self._scripts[script]
 
     def _decode(
         self,

@@ -137,6 +137,8 @@ class OpenAICompatible:
             body["repeat_penalty"] = sampling.repeat_penalty
             if sampling.latin_penalty:
                 body["latin_penalty"] = sampling.latin_penalty
+            if sampling.cjk_penalty:
+                body["cjk_penalty"] = sampling.cjk_penalty
             body["stream_options"]["continuous_usage_stats"] = True
         # Counted before the request, not during it: llama-cpp-python's server would answer the
         # count only once the generation is over. ossdoc's model service sends usage in every event.

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 
-from ossdoc.backends.llm.base import Message
+from ossdoc.backends.llm.base import Message, Sampling
 
 # Target languages of doc/translate, named the way a small model recognises best.
 TARGETS = {
@@ -184,3 +185,16 @@ def insist(messages: list[Message], language: str) -> list[Message]:
     if line is None:
         return messages
     return [Message(m.role, f"{m.content}\n\n{line}") if m.role == "system" else m for m in messages]
+
+
+RESTART_PENALTY = 4.0  # the logit bias of a restart against the other script (see steer)
+
+
+def steer(sampling: Sampling, language: str) -> Sampling:
+    """The sampling of a restart after a start in another language: the other script weighed down
+    (Latin letters for a CJK language, CJK characters for another), at least by RESTART_PENALTY."""
+    if is_cjk(language):
+        return replace(sampling, latin_penalty=max(sampling.latin_penalty, RESTART_PENALTY))
+    if language in TARGET_LANGUAGE.values():
+        return replace(sampling, cjk_penalty=max(sampling.cjk_penalty, RESTART_PENALTY))
+    return sampling

@@ -2,7 +2,8 @@
 
 Prompts are written for small instruction models (Qwen2.5 0.5B is the default): a short system
 prompt saying what to do and that only the result is wanted, the text between ``<text>`` tags, and
-the instruction repeated AFTER the text, where a small model still attends to it. ``</text>`` is a
+the instruction repeated AFTER the text, where a small model still attends to it (translate, but
+into French, measured better with a one-line request before the text: see TRANSLATE). ``</text>`` is a
 stop string, and the cleaner removes the tags if a model echoes them. Tune a prompt by editing its
 template here; ``benchmarks/`` measures the effect."""
 
@@ -44,7 +45,14 @@ def _text_then(instruction: str) -> str:
 
 
 # doc/translate --------------------------------------------------------------------------------
+# Unlike the other operations, a plain one-line request before the text, no tags, nothing after
+# it: the longer prompt (TRANSLATE_TAGGED) made qwen2.5-coder-0.5b drop clauses and summarize, and
+# lost to this request on zh→en, en→zh and en→ja of the public set (benchmarks/quality.py, README).
 TRANSLATE = Prompt(
+    system="You are a translator. Output only the translation.",
+    user="Translate the following text into {language}:\n\n{text}",
+)
+TRANSLATE_TAGGED = Prompt(
     system="You are a professional translator. Translate the user's text into {language}, keeping its "
     "meaning, tone and layout. " + ONLY.format(result="translation"),
     user=_text_then("Translate the text above into {language}. " + ONLY.format(result="translation")),
@@ -52,11 +60,12 @@ TRANSLATE = Prompt(
 # Per target language overrides of TRANSLATE. Into Chinese, qwen2.5-0.5b obeys instructions written
 # in Chinese (wrong-script outputs on ../shared/quality en→zh: 0/40, against 5/40 in English); into
 # Japanese, instructions in Japanese did worse (12/40 against 2/40), so it keeps the English one.
+# Into French, the one-line request let 2 of 40 replies open in French and copy the English source
+# on ("Les Stars ont atoned for Friday's Elite League loss…"), past the language guard, where the
+# tagged prompt copied none, at about the same chrF (41.5, against 41.3 and 40.8 in two runs).
 TRANSLATE_BY_LANGUAGE: dict[str, Prompt] = {
-    "zh_CN": Prompt(
-        system="你是专业翻译。请把用户给出的文本翻译成简体中文，只输出译文，不要解释。",
-        user=_text_then("把上面的文本翻译成简体中文。只输出译文。"),
-    ),
+    "zh_CN": Prompt(system="你是翻译。只输出译文。", user="把下面的文本翻译成简体中文：\n\n{text}"),
+    "fr_FR": TRANSLATE_TAGGED,
 }
 
 
@@ -168,6 +177,10 @@ def rephrase(text: str, args: Args) -> list[Message]:
 # answers one in ten in English, where Japanese translations write names in katakana. Not into
 # Chinese, whose translations keep many names in Latin letters (benchmarks/quality.py, README).
 LATIN_PENALTY = {"Japanese": 4.0}
+# And a translation into English or French weighs down the tokens holding Chinese or Japanese
+# characters: the 0.5B left a word of its Chinese source untranslated in one zh→en case in twenty
+# ("Wolven criticizes Trump and his nominee, 布雷特·卡瓦诺"), never right in English.
+CJK_PENALTY = {"English": 6.0, "French": 6.0}
 
 OPERATIONS = Registry(
     [
@@ -175,10 +188,17 @@ OPERATIONS = Registry(
             "doc/translate",
             translate,
             (Parameter("language", required=True, choices=tuple(TARGETS)),),
+            # Near-greedy, not greedy: the same chrF on the public set (temperature 0: 40.6 / 16.8 /
+            # 12.7 / 41.2, 0.1: 40.3 / 17.0 / 12.7 / 41.5), and exact greedy decoding pays for padded
+            # batches (README, speculative decoding).
             Sampling(temperature=0.1, stop=STOP),
+            # A translation is about as long as its source; a reply 4 times as long is a loop (greedy
+            # decoding of the 0.5B looped on 2 of 27 en→ja cases, to 1,700 and 2,600 characters).
+            output_ratio=4.0,
             labels=("translation", "translated text", "译文", "翻译", "traduction", "翻訳", "訳文"),
             language=translation_language,
             latin_penalty=LATIN_PENALTY,
+            cjk_penalty=CJK_PENALTY,
         ),
         Operation(
             "doc/polish",

@@ -98,6 +98,9 @@ class Operation:
     # Sampling.latin_penalty by the language of the result (translate into Japanese: small models
     # leave English words in their translations).
     latin_penalty: Mapping[str, float] = field(default_factory=dict)
+    # Sampling.cjk_penalty by the language of the result (translate into English or French: small
+    # models leave Chinese words of the source untranslated).
+    cjk_penalty: Mapping[str, float] = field(default_factory=dict)
 
 
 # Parameters every operation takes. ``content`` is optional here: without it a later version

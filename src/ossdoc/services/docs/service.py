@@ -28,7 +28,7 @@ from ossdoc.services.docs.cache import Cache, ResultCache, cache_key
 from ossdoc.services.docs.cleaning import Cleaner
 from ossdoc.services.docs.counting import TokenCounter
 from ossdoc.services.docs.generation import Generation, Progress, Resume, Ticket, replay
-from ossdoc.services.docs.language import StartCheck
+from ossdoc.services.docs.language import StartCheck, steer
 from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.quotas import Quotas, account
@@ -173,6 +173,8 @@ class DocumentService:
         sampling = replace(operation.sampling, max_tokens=budget)
         if language in operation.latin_penalty:
             sampling = replace(sampling, latin_penalty=operation.latin_penalty[language])
+        if language in operation.cjk_penalty:
+            sampling = replace(sampling, cjk_penalty=operation.cjk_penalty[language])
         return Job(operation, content, messages, sampling, language)
 
     @property
@@ -422,6 +424,7 @@ class DocumentService:
                     COUNTERS.language_restarts += 1
                     spent, restarts = tokens, restarts + 1
                     messages = job.operation.insist(job.messages, job.language)
+                    sampling = steer(sampling, job.language)
             finally:
                 self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
         if not text.startswith(sent):

@@ -281,9 +281,10 @@ FIRST_CASES = (
 SEED = 7  # both sides sample the same tokens
 
 
-async def service_first(docs: object, operation: Operation, text: str, args: Args) -> tuple[float, str]:
-    """Seconds to ossdoc's first Progress (DocumentService.start), and the raw model text it was
-    decided on (the cleaner and the language guard wait for the first complete word)."""
+async def service_first(docs: object, operation: Operation, text: str, args: Args) -> tuple[float, str, int]:
+    """Seconds to ossdoc's first Progress (DocumentService.start), the raw model text it was decided
+    on (the cleaner and the language guard wait for the first complete word), and the language
+    guard's restarts before it (their time is ossdoc's: the model side replays the last try only)."""
     start = time.perf_counter()
     generation = await docs.start(operation, text, args)  # type: ignore[attr-defined]
     try:
@@ -291,7 +292,7 @@ async def service_first(docs: object, operation: Operation, text: str, args: Arg
         seconds = time.perf_counter() - start
     finally:
         await generation.aclose()  # the model stops (<= 1 token), outside the time
-    return seconds, step.text if step.resume is None else step.resume.raw
+    return seconds, step.text if step.resume is None else step.resume.raw, step.restarts
 
 
 class Recorder:
@@ -343,6 +344,7 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
     recorder = Recorder(llm)
     docs = DocumentService(recorder, Settings(cache_bytes=0, max_output_tokens=16))  # type: ignore[arg-type]
     times: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in range(len(FIRST_CASES))}
+    restarts = [0] * len(FIRST_CASES)
     try:
         for round_no in range(rounds):
             for n, (name, text, values) in enumerate(FIRST_CASES):
@@ -353,25 +355,26 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
                 args = Args(values)
                 # Both sides find the prompt in the model's cache (a warm-up run puts it there), and
                 # take turns going first: the difference is the service layer, not prompt evaluation.
-                _, raw = await service_first(docs, operation, text, args)
+                _, raw, _ = await service_first(docs, operation, text, args)
                 if round_no % 2:
-                    seconds, raw = await service_first(docs, operation, text, args)
+                    seconds, raw, restarted = await service_first(docs, operation, text, args)
                     times[n][1].append(seconds)
                     times[n][0].append(await model_first(recorder, raw))
                 else:
                     times[n][0].append(await model_first(recorder, raw))
-                    seconds, raw = await service_first(docs, operation, text, args)
+                    seconds, raw, restarted = await service_first(docs, operation, text, args)
                     times[n][1].append(seconds)
+                restarts[n] += restarted
     finally:
         await llm.close()
     print(f"first text, {preset}, {threads} threads, median of {rounds} (ms)")
-    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}")
+    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}{'restarts':>10}")
     added = []
     for n, (name, _, values) in enumerate(FIRST_CASES):
         direct, through = (statistics.median(t) * 1000 for t in times[n])
         added.append(through - direct)
         label = name + "".join(f",{v}" for v in values.values())
-        print(f"{label:<28}{direct:>8.0f}{through:>8.0f}{through - direct:>8.1f}")
+        print(f"{label:<28}{direct:>8.0f}{through:>8.0f}{through - direct:>8.1f}{restarts[n]:>10}")
     print(f"median added {statistics.median(added):.1f} ms (target <= 10)")
 
 

@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from starlette.types import Message, Receive, Scope, Send
 
 from ossdoc.observability import metrics, usage
 from ossdoc.observability.logs import FIELDS
+from ossdoc.wire.context import parse_query
 
 if TYPE_CHECKING:
     from ossdoc.wire.routing import Route, Router
@@ -75,9 +75,7 @@ class Observer:
         if ctx is None:
             return None
         target: Target = "service" if ctx.bucket is None else "bucket" if ctx.key is None else "object"
-        query = {
-            name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        }
+        query = ctx.query_names if ctx.query_pairs is not None else _names(scope)
         try:
             return self.router.resolve(scope["method"], target, query)
         except Exception:
@@ -94,6 +92,11 @@ class Observer:
                 m.bytes_out.labels(operation),
             )
         return found
+
+
+def _names(scope: Scope) -> frozenset[str]:
+    """The query's parameter names, of a request refused before the dispatcher parsed them."""
+    return frozenset(name for name, _ in parse_query(scope["query_string"].decode("latin-1")))
 
 
 class Exchange:

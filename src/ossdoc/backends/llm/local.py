@@ -63,6 +63,8 @@ _GREEDY_MOST = 2  # under greedy: batches of 2 or 3 tokens, the sizes whose rows
 _LATIN_WORD = re.compile(r" ?[A-Za-z][A-Za-z'-]*")  # what Sampling.latin_penalty weighs down
 # What Sampling.cjk_penalty weighs down: any token holding a Han, kana or Hangul character.
 _CJK = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# Which tokens each script penalty weighs down, by the text of the token.
+_SCRIPTS: dict[str, Callable[[str], object]] = {"latin": _LATIN_WORD.fullmatch, "cjk": _CJK.search}
 
 
 class LocalLlama:
@@ -223,9 +225,9 @@ class LocalLlama:
         llm = self.llm
         bias: dict[int, float] = {}
         if sampling.latin_penalty > 0:
-            bias.update(dict.fromkeys(self._script_tokens("latin"), -sampling.latin_penalty))
+            bias.update(dict.fromkeys(self._latin_tokens(), -sampling.latin_penalty))
         if sampling.cjk_penalty > 0:
-            bias.update(dict.fromkeys(self._script_tokens("cjk"), -sampling.cjk_penalty))
+            bias.update(dict.fromkeys(self._cjk_tokens(), -sampling.cjk_penalty))
         if not bias:
             return llm._init_sampler(
                 temp=sampling.temperature, top_p=sampling.top_p, repeat_penalty=sampling.repeat_penalty
@@ -257,13 +259,14 @@ class LocalLlama:
 
     def _script_tokens(self, script: str) -> list[int]:
         if script not in self._scripts:
+            matches = _SCRIPTS[script]
             found = []
             for token in range(self.llm.n_vocab()):
                 try:
                     text = self._token_bytes(token).decode("utf-8")  # not cached: 150,000 of them
                 except UnicodeDecodeError:
                     continue
-                if _LATIN_WORD.fullmatch(text) if script == "latin" else _CJK.search(text):
+                if matches(text):
                     found.append(token)
             self._scripts[script] = found
         return self._scripts[script]

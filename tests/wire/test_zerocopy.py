@@ -1,8 +1,9 @@
 """Files sent by the server itself (``http.response.zerocopysend``), on a real uvicorn with ossdoc's
-protocol and through a real ``ossdoc serve``."""
+protocol and through a real ``ossdoc serve``; and a response's head leaving with its first body bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import os
@@ -51,7 +52,7 @@ class FileApp:
 
 
 @contextlib.contextmanager
-def serving(app: FileApp) -> Iterator[int]:
+def serving(app: Any) -> Iterator[int]:
     port = free_port()
     config = uvicorn.Config(app, port=port, loop="uvloop", http=OSSHttpToolsProtocol, log_level="warning")
     server = uvicorn.Server(config)
@@ -102,6 +103,51 @@ def test_a_client_leaving_mid_file_costs_nothing_else(tmp_path: Path) -> None:
         assert len(connection.getresponse().read()) == BIG
         connection.close()
     assert app.errors == []
+
+
+class PausingApp:
+    """Sends its head, waits, then its body: with a Content-Length, or streamed (chunked)."""
+
+    def __init__(self, length: bool) -> None:
+        self.length = length
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-length", b"4")] if self.length else [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await asyncio.sleep(0.3)
+        await send({"type": "http.response.body", "body": b"body", "more_body": False})
+
+
+def _first_bytes(port: int) -> tuple[bytes, bytes]:
+    """What arrives within 0.15 s of the request, and all that arrived once the body has."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(0.15)
+        try:
+            early = sock.recv(65536)
+        except TimeoutError:
+            early = b""
+        sock.settimeout(5)
+        whole = early
+        while not whole.endswith((b"body", b"0\r\n\r\n")):
+            whole += sock.recv(65536)
+        return early, whole
+
+
+def test_a_head_with_a_length_leaves_with_its_body() -> None:
+    with serving(PausingApp(length=True)) as port:
+        early, whole = _first_bytes(port)
+    assert early == b""  # not a packet of its own
+    assert whole.startswith(b"HTTP/1.1 200") and whole.endswith(b"\r\n\r\nbody")
+
+
+def test_a_streams_head_leaves_at_once() -> None:
+    with serving(PausingApp(length=False)) as port:
+        early, whole = _first_bytes(port)
+    assert early.startswith(b"HTTP/1.1 200") and early.endswith(b"\r\n\r\n")
+    assert b"body" in whole
 
 
 @pytest.fixture(scope="module")

@@ -43,24 +43,76 @@ def invalid_request_reply(message: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class _LingeringTransport:
-    """The connection's transport, except that closing it while the client is still sending its
-    request body half-closes instead and drops what still arrives for a moment: closing a socket
-    with unread bytes makes the kernel send a reset, which can destroy the reply the client has
-    not read yet (an early error such as NoSuchBucket, or a full disk, during a large upload)."""
+class _Transport:
+    """The connection's transport, with two changes.
+
+    Closing it while the client is still sending its request body half-closes instead and drops
+    what still arrives for a moment: closing a socket with unread bytes makes the kernel send a
+    reset, which can destroy the reply the client has not read yet (an early error such as
+    NoSuchBucket, or a full disk, during a large upload).
+
+    And what is written while it is held is written at its release, in one system call: uvloop
+    writes each ``write`` at once, so a response's head would leave in a packet of its own and wake
+    the client for it, before the body that follows a moment later (see ``_coalescing``)."""
 
     def __init__(self, transport: asyncio.Transport, protocol: OSSHttpToolsProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._held: list[bytes] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
+    def write(self, data: bytes) -> None:
+        if self._held is None:
+            self._transport.write(data)
+        else:
+            self._held.append(data)
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._transport.writelines(held)
+
     def close(self) -> None:
+        self.release()
         if self._protocol.reading_request_body():
             self._protocol.linger()
         else:
             self._transport.close()
+
+
+def _coalescing(cycle: Any, transport: _Transport, raw: asyncio.Transport | None) -> zerocopy.Send:
+    """``cycle.send`` (uvicorn's RequestResponseCycle), sending a response's head with its first
+    body bytes, and taking ``http.response.zerocopysend`` on ``raw`` (None: not offered).
+
+    Only a head with a Content-Length is held: its body follows at once. A stream's head (SSE,
+    chunked) leaves at once, so that a client knows it was accepted before the first event."""
+    send: zerocopy.Send = cycle.send
+
+    async def send_coalesced(message: Any) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            transport.hold()
+            try:
+                await send(message)
+            finally:
+                if cycle.chunked_encoding is not False:
+                    transport.release()
+            return
+        try:
+            if kind == zerocopy.EXTENSION and raw is not None:
+                transport.release()
+                await zerocopy.send(cycle, raw, message, send)
+            else:
+                await send(message)
+        finally:
+            transport.release()
+
+    return send_coalesced
 
 
 class OSSHttpToolsProtocol(HttpToolsProtocol):
@@ -69,12 +121,14 @@ class OSSHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._lingering: asyncio.TimerHandle | None = None
         self._raw_transport: asyncio.Transport | None = None
+        self._transport: _Transport | None = None
         self._zero_copy = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._raw_transport = transport  # uvloop's, which is not an asyncio.Transport subclass
         self._zero_copy = zerocopy.offered(transport)
-        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
+        self._transport = _Transport(transport, self)
+        super().connection_made(self._transport)  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lingering is not None:
@@ -109,9 +163,10 @@ class OSSHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         before = self.cycle
         super().on_headers_complete()
-        if self._zero_copy and self.cycle is not None and self.cycle is not before:
+        if self.cycle is not None and self.cycle is not before and self._transport is not None:
             # Looked up when the request's task runs, which it has not yet.
-            self.cycle.send = zerocopy.wrap(self.cycle, self._raw_transport)  # type: ignore[method-assign,assignment]
+            raw = self._raw_transport if self._zero_copy else None
+            self.cycle.send = _coalescing(self.cycle, self._transport, raw)  # type: ignore[method-assign,assignment]
 
     def _count(self, size: int) -> None:
         self._head_bytes += size

@@ -37,38 +37,31 @@ def offered(transport: Any) -> bool:
     return sock is not None and transport.get_extra_info("sslcontext") is None
 
 
-def wrap(cycle: Any, transport: Any) -> Send:
-    """``cycle.send`` (uvicorn's RequestResponseCycle) taking ``http.response.zerocopysend`` too."""
-    send: Send = cycle.send
-
-    async def send_with_files(message: Any) -> None:
-        if message["type"] != EXTENSION:
-            await send(message)
-            return
-        if cycle.disconnected:
-            return
-        count = int(message["count"])
-        if not cycle.response_started or cycle.response_complete or cycle.chunked_encoding is not False:
-            raise RuntimeError(f"'{EXTENSION}' needs a started response with a Content-Length")
-        if count > cycle.expected_content_length:
-            raise RuntimeError("Response content longer than Content-Length")
-        file = message["file"]
-        fd = file if isinstance(file, int) else file.fileno()
-        offset = message.get("offset")
-        if offset is None:
-            offset = os.lseek(fd, 0, os.SEEK_CUR)
-        try:
-            await send_file(transport, fd, int(offset), count)
-        except OSError:
-            # The client went away (a reset, a broken pipe), or the file could not be read: the reply
-            # cannot be finished, so the connection ends, as uvicorn ends one whose client left.
-            cycle.disconnected = True
-            transport.close()
-            return
-        cycle.expected_content_length -= count
-        await send({"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)})
-
-    return send_with_files
+async def send(cycle: Any, transport: Any, message: Any, finish: Send) -> None:
+    """Send one ``http.response.zerocopysend`` message of uvicorn's RequestResponseCycle ``cycle``,
+    on its raw ``transport``; ``finish`` is the cycle's own send, which ends the body."""
+    if cycle.disconnected:
+        return
+    count = int(message["count"])
+    if not cycle.response_started or cycle.response_complete or cycle.chunked_encoding is not False:
+        raise RuntimeError(f"'{EXTENSION}' needs a started response with a Content-Length")
+    if count > cycle.expected_content_length:
+        raise RuntimeError("Response content longer than Content-Length")
+    file = message["file"]
+    fd = file if isinstance(file, int) else file.fileno()
+    offset = message.get("offset")
+    if offset is None:
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        await send_file(transport, fd, int(offset), count)
+    except OSError:
+        # The client went away (a reset, a broken pipe), or the file could not be read: the reply
+        # cannot be finished, so the connection ends, as uvicorn ends one whose client left.
+        cycle.disconnected = True
+        transport.close()
+        return
+    cycle.expected_content_length -= count
+    await finish({"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)})
 
 
 async def send_file(transport: Any, fd: int, offset: int, count: int) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ossdoc.backends.storage import sqlite_meta as sql
+from ossdoc.backends.storage.changes import KeyVersions
 
 T = TypeVar("T")
 Change = Callable[[sqlite3.Connection], Any]
@@ -54,8 +55,14 @@ class _Job:
 
 
 class Committer:
-    def __init__(self, db_path: Path, lock_path: Path, durable: bool) -> None:
+    def __init__(
+        self, db_path: Path, lock_path: Path, durable: bool, versions: KeyVersions | None = None
+    ) -> None:
         self.db = sql.connect(db_path)  # synchronous=NORMAL: the WAL is fsynced by _Syncer
+        self._versions = versions
+        self._touched: set[int] = set()  # slots of the object rows changed since the last commit
+        if versions is not None:
+            _watch_objects(self.db, self._touched)
         self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.commits = 0  # transactions committed, read by the maintenance thread
@@ -147,7 +154,15 @@ class Committer:
                         job.error = exc
                         db.execute("ROLLBACK TO change")
                     db.execute("RELEASE change")
-                db.execute("COMMIT")
+                touched = list(self._touched)
+                self._touched.clear()
+                if self._versions is not None:
+                    self._versions.begin(touched)
+                try:
+                    db.execute("COMMIT")
+                finally:
+                    if self._versions is not None:
+                        self._versions.end(touched)
             except Exception as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -171,6 +186,18 @@ class Committer:
         """Commit what is queued, then stop; blocking."""
         self._queue.put(None)
         self._thread.join()
+
+
+def _watch_objects(db: sqlite3.Connection, touched: set[int]) -> None:
+    """Collect into ``touched`` the version slots of every object row that ``db`` inserts, updates or
+    deletes: temporary triggers (this connection's own) see every change, whatever code made it."""
+    db.create_function("ossdoc_touched", 2, lambda bucket, key: touched.add(KeyVersions.slot(bucket, key)))
+    for event, rows in (("INSERT", ("new",)), ("UPDATE", ("old", "new")), ("DELETE", ("old",))):
+        calls = " ".join(f"SELECT ossdoc_touched({row}.bucket, {row}.key);" for row in rows)
+        db.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS ossdoc_objects_{event.lower()} "
+            f"AFTER {event} ON main.objects BEGIN {calls} END"
+        )
 
 
 class _Syncer:

@@ -7,6 +7,7 @@ Under ``root``:
   blobs/xx/<id>   each larger body in a file named by a random id (never by bucket or key)
   tmp/<owner>/    larger bodies being received by one process (presence.py)
   buckets.gen     counts bucket changes, so each process can cache the buckets (changes.py)
+  objects.gen     a version per hashed key, so each process can cache object records (changes.py)
 
 Every write transaction goes through the Committer (group commit, committer.py). A small body is
 received into memory and inserted by the very transaction that makes its object visible, so one
@@ -60,7 +61,7 @@ from ossdoc.backends.storage.blobs import (
     prefix_end,
     segments_of,
 )
-from ossdoc.backends.storage.changes import ChangeCounter
+from ossdoc.backends.storage.changes import ChangeCounter, KeyVersions
 from ossdoc.backends.storage.committer import Committer
 from ossdoc.backends.storage.files import BlobReader, Reaper, write_blob
 from ossdoc.backends.storage.maintenance import Maintenance, Tuning, forget, inline_key, is_inline
@@ -79,6 +80,8 @@ def new_inline_id() -> str:
 
 
 _CACHED_BUCKETS = 4096  # records cached at most (emptied when full)
+_CACHED_OBJECTS = 4096  # object records cached at most per process (emptied when full)
+_CACHED_BODY_BYTES = 16 * 1024 * 1024  # small bodies cached at most per process (emptied when full)
 
 
 class LocalStorage:
@@ -102,7 +105,10 @@ class LocalStorage:
             self.db = sql.connect(root / "meta.sqlite3")
             if self._presence.alone:
                 recover(self.db, self.blob_path)
-            self._committer = Committer(root / "meta.sqlite3", root / "commit.lock", durable=fsync)
+            self._versions = KeyVersions(root / "objects.gen")
+            self._committer = Committer(
+                root / "meta.sqlite3", root / "commit.lock", durable=fsync, versions=self._versions
+            )
         except BaseException:
             self._presence.close()
             raise
@@ -115,6 +121,10 @@ class LocalStorage:
         self._bucket_changes = ChangeCounter(root / "buckets.gen")
         self._buckets: dict[str, Bucket | None] = {}
         self._buckets_seen = -1
+        # Object records read, under their key's version (``_versions``), with the body once a small
+        # one is read whole: a GET of a hot small object reads no SQLite. (version, record, body)
+        self._objects: dict[tuple[str, str], tuple[int, ObjectRecord | None, bytes | None]] = {}
+        self._body_bytes = 0  # of the cached bodies
         # Blobs staged by this process and not committed: inline bodies wait here in memory.
         self._staged: dict[str, bytes] = {}
         self._uncommitted: set[str] = set()
@@ -253,19 +263,39 @@ class LocalStorage:
         pieces: list[tuple[Path, int, int] | bytes] = []
         for segment, offset, length in clip(record.segments, start, record.size if end is None else end):
             if is_inline(segment.blob_id):
-                row = self.db.execute(
-                    "SELECT substr(data, ?, ?) FROM inline_blobs WHERE id = ?",
-                    (offset + 1, length, inline_key(segment.blob_id)),
-                ).fetchone()
-                if row is None:  # released and collected: only a record older than the grace
-                    raise errors.NoSuchKey(Key=record.key)
-                pieces.append(bytes(row[0]))
+                pieces.append(self._inline(record, segment, offset, length))
             else:
                 pieces.append((self.blob_path(segment.blob_id), offset, length))
         try:
             return BlobReader(pieces)
         except FileNotFoundError as exc:
             raise errors.NoSuchKey(Key=record.key) from exc
+
+    def _inline(self, record: ObjectRecord, segment: Segment, offset: int, length: int) -> bytes:
+        # The body of a small object read whole is cached with its record, under the same version.
+        entry = None
+        if offset == 0 and length == segment.size == record.size:
+            entry = self._objects.get((record.bucket, record.key))
+            if entry is not None and (
+                entry[1] is not record or entry[0] != self._version(record.bucket, record.key)
+            ):
+                entry = None
+            if entry is not None and entry[2] is not None:
+                return entry[2]
+        row = self.db.execute(
+            "SELECT substr(data, ?, ?) FROM inline_blobs WHERE id = ?",
+            (offset + 1, length, inline_key(segment.blob_id)),
+        ).fetchone()
+        if row is None:  # released and collected: only a record older than the grace
+            raise errors.NoSuchKey(Key=record.key)
+        data = bytes(row[0])
+        if entry is not None:
+            if self._body_bytes + length > _CACHED_BODY_BYTES:
+                self._objects.clear()
+                self._body_bytes = 0
+            self._objects[(record.bucket, record.key)] = (entry[0], record, data)
+            self._body_bytes += length
+        return data
 
     # Objects
     def _get(self, db: sqlite3.Connection, bucket: str, key: str) -> ObjectRecord | None:
@@ -274,8 +304,22 @@ class LocalStorage:
         ).fetchone()
         return sql.to_object(row) if row else None
 
+    def _version(self, bucket: str, key: str) -> int:
+        return self._versions.version(KeyVersions.slot(bucket, key.encode()))
+
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
-        return self._get(self.db, bucket, key)
+        # The version before the read, and only an even one cached: see KeyVersions.
+        seen = self._version(bucket, key)
+        entry = self._objects.get((bucket, key))
+        if entry is not None and entry[0] == seen:
+            return entry[1]
+        record = self._get(self.db, bucket, key)
+        if not seen & 1:
+            if len(self._objects) >= _CACHED_OBJECTS:
+                self._objects.clear()
+                self._body_bytes = 0
+            self._objects[(bucket, key)] = (seen, record, None)
+        return record
 
     def _commit(
         self, record: ObjectRecord, check: Check | None, new: Iterable[str]
@@ -552,6 +596,7 @@ class LocalStorage:
         self._discard(list(self._uncommitted))
         self.db.close()
         self._bucket_changes.close()
+        self._versions.close()
         await asyncio.to_thread(self._presence.close)
 
 

@@ -21,16 +21,22 @@ from pathlib import Path
 _SIZE = 8
 
 
+def map_shared(path: Path, size: int) -> tuple[int, mmap.mmap]:
+    """Open (or create, zeroed) ``path`` of at least ``size`` bytes, mapped shared: its descriptor
+    and map. The blocks are allocated now: a store to a hole of a mapped file on a full disk would
+    kill the process (SIGBUS), so a full disk fails here instead, at opening, with an error."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, size)  # zeros; growing a file another process made is harmless
+        return fd, mmap.mmap(fd, size)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class ChangeCounter:
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(self._fd).st_size < _SIZE:
-                os.ftruncate(self._fd, _SIZE)  # zeros; growing a file another process made is harmless
-            self._map = mmap.mmap(self._fd, _SIZE)
-        except BaseException:
-            os.close(self._fd)
-            raise
+        self._fd, self._map = map_shared(path, _SIZE)
 
     def value(self) -> int:
         return int.from_bytes(self._map[:_SIZE], "little")
@@ -67,15 +73,7 @@ class KeyVersions:
     SLOTS = 1 << 16
 
     def __init__(self, path: Path) -> None:
-        size = self.SLOTS * 8
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(self._fd).st_size < size:
-                os.ftruncate(self._fd, size)
-            self._map = mmap.mmap(self._fd, size)
-        except BaseException:
-            os.close(self._fd)
-            raise
+        self._fd, self._map = map_shared(path, self.SLOTS * 8)
         # Aligned 8-byte loads and stores: a reader never sees half a version.
         self._slots = memoryview(self._map).cast("Q")
 

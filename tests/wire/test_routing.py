@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import random
+import urllib.parse
 from urllib.parse import parse_qsl
 
 import pytest
 from starlette.responses import Response
 
 from ossdoc import errors
-from ossdoc.wire.context import Context, parse_query
+from ossdoc.wire.context import Context, parse_query, unquote
 from ossdoc.wire.routes import router
 from ossdoc.wire.routing import Router
 
@@ -73,3 +75,39 @@ def test_unknown_method_is_405() -> None:
 )
 def test_query_pairs_are_parse_qsl_s(raw: str) -> None:
     assert parse_query(raw) == parse_qsl(raw, keep_blank_values=True)
+
+
+def test_unquote_is_urllibs() -> None:
+    """ossdoc's unquote against urllib's on 20,000 random texts of escapes, broken escapes, bytes that
+    are not UTF-8 and characters that are not ASCII, replacing and strict."""
+    rng = random.Random(20261203)
+    pieces = [
+        "%",
+        "%2",
+        "%2F",
+        "%2b",
+        "%E4%B8%AD",
+        "%E4%B8",
+        "%FF",
+        "%zz",
+        "%%",
+        "a",
+        "Z",
+        "+",
+        "/",
+        "=",
+        "é",
+        "中",
+    ]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        assert unquote(text) == urllib.parse.unquote(text), text
+        try:
+            expected: str | None = urllib.parse.unquote(text, errors="strict")
+        except UnicodeDecodeError:
+            expected = None
+        try:
+            got: str | None = unquote(text, errors="strict")
+        except UnicodeDecodeError:
+            got = None
+        assert got == expected, text

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import unquote
 
 from ossdoc import errors
+from ossdoc.wire.context import unquote
 
 MAX_KEY_BYTES = 1023
 
@@ -31,7 +31,7 @@ def decode_path(raw_path: bytes) -> str:
     except UnicodeDecodeError:
         text = raw_path.decode("utf-8", errors="replace")
     try:
-        return unquote(text, encoding="utf-8", errors="strict")
+        return unquote(text, errors="strict")
     except UnicodeDecodeError as exc:
         raise errors.InvalidObjectName("The object name is not valid UTF-8.") from exc
 

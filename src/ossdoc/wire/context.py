@@ -6,8 +6,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from string import hexdigits
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib import parse
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -22,6 +23,29 @@ def new_request_id() -> str:
     """24 upper-case hex characters like OSS's: seconds since the epoch, then random bits. An id is
     not a secret: the random module (reseeded in every forked worker) spares a system call."""
     return f"{int(time.time()) & 0xFFFFFFFF:08X}{random.getrandbits(64):016X}"
+
+
+_HEX_BYTES = {a + b: int(a + b, 16) for a in hexdigits for b in hexdigits}
+
+
+def unquote(text: str, errors: str = "replace") -> str:
+    """``urllib.parse.unquote(text, errors=errors)``, the same way in a third of the time for an
+    ASCII text (a URL's): split once at each '%', without urllib's regular expression and layers."""
+    if "%" not in text:
+        return text
+    if not text.isascii():
+        return parse.unquote(text, errors=errors)
+    first, *rest = text.split("%")
+    out = bytearray(first.encode())
+    for part in rest:
+        byte = _HEX_BYTES.get(part[:2])
+        if byte is None:  # not an escape: kept as it is
+            out += b"%"
+            out += part.encode()
+        else:
+            out.append(byte)
+            out += part[2:].encode()
+    return out.decode("utf-8", errors)
 
 
 def parse_query(raw: str) -> list[tuple[str, str]]:

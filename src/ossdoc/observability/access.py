@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Message, Receive, Scope, Send
 
 from ossdoc.observability import metrics, usage
-from ossdoc.observability.logs import FIELDS
+from ossdoc.observability.logs import FIELDS, REQUESTS
 from ossdoc.wire.context import parse_query
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 CONTEXT, ROUTE = "ossdoc.context", "ossdoc.route"
 CLIENT_GONE = 499  # the status recorded when the client left before a reply started
-log = logging.getLogger("ossdoc.request")
+log = logging.getLogger(REQUESTS)
 # Handler names that are not the OSS API's name in CamelCase.
 _NAMES = {
     "initiate": "InitiateMultipartUpload",

@@ -2,26 +2,74 @@
 
 Each answered request is one line of the ``ossdoc.request`` logger at INFO; in JSON its fields
 (request id, key id, operation, status, bytes, duration) are top-level keys, ready for a log
-pipeline. ``OSSDOC_LOG_LEVEL=warning`` turns request lines off."""
+pipeline. ``OSSDOC_LOG_LEVEL=warning`` turns request lines off.
+
+Request lines are written in batches (``BatchingHandler``), at most a quarter of a second late, so
+that a busy worker does not pay a write for every request; every other line is written at once,
+after the request lines before it."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 FIELDS = "ossdoc_fields"  # the LogRecord attribute that carries a request line's fields
+REQUESTS = "ossdoc.request"  # the logger of the line per request
 # The process id tells the workers of ``ossdoc serve`` apart.
 PLAIN = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+FLUSH_SECONDS = 0.25  # the most a line waits in a batch
+# A batch is written once it reaches this size: a write of at most PIPE_BUF (4096) bytes to a pipe is
+# atomic, so the lines of workers sharing one stderr never interleave mid-line.
+BATCH_BYTES = 3072
+
+
+class _Seconds:
+    """A time format applied once per second, not once per line."""
+
+    def __init__(self, fmt: str, convert: Any) -> None:
+        self.fmt, self.convert = fmt, convert
+        self.second, self.text = -1, ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self.second:
+            self.second, self.text = second, time.strftime(self.fmt, self.convert(second))
+        return self.text
+
+
+class PlainFormatter(logging.Formatter):
+    """logging's default line (``2026-12-03 01:02:03,456``), its date formatted once a second."""
+
+    def __init__(self) -> None:
+        super().__init__(PLAIN)
+        self._seconds = _Seconds(self.default_time_format, self.converter)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return f"{self._seconds(record.created)},{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        # PLAIN, written out: a request line pays for no %-formatting of the record's dict.
+        return (
+            f"{self._seconds(record.created)},{int(record.msecs):03d} {record.levelname} "
+            f"{record.name}[{record.process}]: {record.getMessage()}"
+        )
 
 
 class JSONFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._seconds = _Seconds("%Y-%m-%dT%H:%M:%S", time.gmtime)
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._seconds(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "pid": record.process,
@@ -36,12 +84,75 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
 
+class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes request lines (``REQUESTS``, INFO) in batches: when a batch
+    reaches BATCH_BYTES, when any other line comes (written with the batch before it), and otherwise
+    within FLUSH_SECONDS, from a thread of each process that logs (started at its first batched
+    line: threads do not survive a fork). ``logging.shutdown``, at exit, writes what is left; a fork
+    writes it first, so that the child does not write it again."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+        self._size = 0
+        self._flusher_pid = 0
+        os.register_at_fork(before=self.flush, after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lines, self._size = [], 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(line)
+            self._size += len(line)
+            if record.name != REQUESTS or record.levelno > logging.INFO or self._size >= BATCH_BYTES:
+                self._write()
+            elif self._flusher_pid != os.getpid():
+                self._flusher_pid = os.getpid()
+                threading.Thread(target=self._flush_often, name="ossdoc-log", daemon=True).start()
+
+    def _write(self) -> None:
+        lines, self._lines, self._size = self._lines, [], 0
+        try:
+            self.stream.write("".join(lines))
+            self.stream.flush()
+        except Exception:  # as StreamHandler: a broken stderr must not break the request
+            self.handleError(logging.makeLogRecord({"msg": "log lines lost", "levelno": logging.ERROR}))
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._lines:
+                self._write()
+        super().flush()
+
+    def close(self) -> None:
+        self._flusher_pid = 0  # the flusher stops
+        self.flush()
+        super().close()
+
+    def _flush_often(self) -> None:
+        pid = os.getpid()
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            if self._flusher_pid != pid:
+                return
+            self.flush()
+
+
 def configure(level: str = "info", fmt: str = "plain") -> None:
     """Root logging on stderr, in the chosen format; replaces earlier handlers."""
     if fmt not in ("plain", "json"):
         raise ValueError(f"OSSDOC_LOG_FORMAT must be plain or json, not {fmt!r}")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(PLAIN))
+    # Neither format shows a thread's or a process's name: logging need not look them up per line.
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    handler = BatchingHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else PlainFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)

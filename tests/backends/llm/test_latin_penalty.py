@@ -71,3 +71,16 @@ async def test_a_heavy_cjk_penalty_leaves_no_chinese_character(llama: LocalLlama
     steered = replace(plain, cjk_penalty=100)
     said = "".join([chunk.text async for chunk in llama.generate(copy, steered)])
     assert not re.search(f"[{CHINESE}]", said), said
+
+
+async def test_the_bias_array_is_built_once_per_pair_of_penalties(llama: LocalLlama) -> None:
+    latin = llama._bias(Sampling(latin_penalty=4.0))
+    assert latin is not None and latin[0] == len(llama._latin_tokens())
+    assert llama._bias(Sampling(latin_penalty=4.0, temperature=0.0)) is latin  # reused, not rebuilt
+    assert llama._bias(Sampling(latin_penalty=6.0)) is not latin
+    both = llama._bias(Sampling(latin_penalty=4.0, cjk_penalty=6.0))
+    assert both is not None and both[0] == len(set(llama._latin_tokens()) | set(llama._cjk_tokens()))
+    assert llama._bias(Sampling()) is None
+    # Still the text a freshly built chain samples: a penalty after another one changes nothing.
+    first = await text_of(llama, Sampling(max_tokens=16, temperature=0.0, latin_penalty=100))
+    assert await text_of(llama, Sampling(max_tokens=16, temperature=0.0, latin_penalty=100)) == first

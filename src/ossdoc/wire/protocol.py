@@ -74,7 +74,7 @@ class _Transport:
 
     def release(self) -> None:
         held, self._held = self._held, None
-        if held:
+        if held and not self._transport.is_closing():  # a client gone meanwhile reads nothing more
             self._transport.writelines(held)
 
     def close(self) -> None:

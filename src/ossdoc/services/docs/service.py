@@ -33,6 +33,7 @@ from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.quotas import Quotas, account
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
+from ossdoc.services.docs.repetition import LoopGuard
 
 log = logging.getLogger("ossdoc.docs")
 # Runs of line breaks; collapsing them to one keeps a growing text a prefix of its next state.
@@ -386,6 +387,7 @@ class DocumentService:
         atoned for Friday's Elite League loss…") is restarted the same way. A stream cannot take
         back what it showed, so its result is not (it keeps the check of its first words)."""
         check, name = StartCheck(job.language, job.content), job.operation.name
+        loops = LoopGuard(job.content)
         messages, sampling, before, spent, restarts = job.messages, job.sampling, (0, 0), (0, 0), 0
         prefilled, checked = "", None
         if prefill is not None and prefill.raw:
@@ -403,6 +405,7 @@ class DocumentService:
                     raw, reason, right = prefilled, "stop", checked
                     tokens = (spent[0] + before[0], spent[1] + before[1])
                     sent = cleaner.feed(raw) if raw else ""
+                    shown = len(raw)  # the raw text behind ``sent``
                     chunks = self.backend.generate(messages, sampling)
                     try:
                         async for chunk in chunks:
@@ -416,7 +419,15 @@ class DocumentService:
                                 # chunk (closing it early would count as a cancellation).
                                 reason = chunk.finish_reason
                                 continue
-                            text = cleaner.feed(raw)
+                            # A repeated tail is held back; a loop stops the generation, cut
+                            # after the repeated unit (or, streamed, what went out already).
+                            release = loops.release(raw)
+                            loop = loops.loop(raw) if release < len(raw) else None
+                            if loop is not None:
+                                log.info("%s: a loop of %d characters, stopped", name, loop.end - loop.start)
+                                raw, reason = raw[: max(loop.kept, shown if streamed else 0)], "length"
+                                break
+                            text = cleaner.feed(raw[:release])
                             if right is None:
                                 body = cleaner.body(raw)
                                 right = None if body is None else check.verdict(body)
@@ -425,8 +436,8 @@ class DocumentService:
                                         break
                                     continue
                             if text != sent and text.startswith(sent):
-                                sent = text
-                                resume = Resume(raw=raw, tokens=tokens)
+                                sent, shown = text, release
+                                resume = Resume(raw=raw[:release], tokens=tokens)
                                 yield Progress(text, None, *tokens, restarts=restarts, resume=resume)
                     finally:
                         # Closing the backend's stream is what stops the model (LLMBackend.generate).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 MAX_PERIOD = 400  # longest repeated unit looked for, in characters
 HOLD_CHARS = 8  # a tail repeating this much of the text a unit before it is held back when streaming
-LOOP_REPEATS, LOOP_CHARS = 3, 64  # a unit repeated this often after it, this long, is a loop
+LOOP_REPEATS, LOOP_CHARS = 2, 64  # a unit repeated this often after it, this long, is a loop
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class Cleaner:
         self._source_quote = source[:1]
         self._head: tuple[int, tuple[str, ...]] | None = None
         self._notes = _NOTES_HEADER.search(source) is None  # notes at the end are the model's
+        self._scanned = 0  # paragraphs before this are no notes (feed checks each token's text)
 
     def feed(self, raw: str) -> str:
         """The cleaned text of ``raw`` (everything generated so far) that is final already."""
@@ -77,7 +78,8 @@ class Cleaner:
                 return ""
         text = raw[self._head[0] :]
         if self._notes:
-            text = text[: self._notes_start(text, final=False)]
+            end, self._scanned = self._notes_start(text, final=False, since=self._scanned)
+            text = text[:end]
         return _hold_back(text)
 
     def body(self, raw: str) -> str | None:
@@ -95,20 +97,23 @@ class Cleaner:
             if text.endswith(closer):
                 text = text[: -len(closer)].rstrip()
         if self._notes:
-            text = text[: self._notes_start(text, final=True)].rstrip()
+            text = text[: self._notes_start(text, final=True)[0]].rstrip()
         return text
 
-    def _notes_start(self, text: str, final: bool) -> int:
+    def _notes_start(self, text: str, final: bool, since: int = 0) -> tuple[int, int]:
         """Where a block of notes starts in ``text`` (its length if none does): at the first
-        paragraph that opens with a notes header (or at the rule above it), or, not ``final``, the
-        last one that may still become one."""
-        rule = None
-        for match in _PARAGRAPH.finditer(text):
+        paragraph after ``since`` that opens with a notes header (or at the rule above it), or, not
+        ``final``, the last one that may still become one. And where the next look may start:
+        the paragraphs before the last two are decided."""
+        rule, breaks = None, [since, since]
+        for match in _PARAGRAPH.finditer(text, since):
             paragraph = text[match.end() :]
             if _NOTES_HEADER.match(paragraph) or (not final and _may_become_header(paragraph)):
-                return match.start() if rule is None else rule
+                start = match.start() if rule is None else rule
+                return start, breaks[-1]
             rule = match.start() if _RULE.match(paragraph) else None
-        return len(text)
+            breaks.append(match.start())
+        return len(text), breaks[-2]
 
     def _decide_head(self, raw: str, final: bool) -> tuple[int, tuple[str, ...]] | None:
         """Where the result starts and the closers it should end with; None = not known yet."""
@@ -173,17 +178,25 @@ class Cleaner:
 _RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})[ \t]*\n[ \t]*\n")  # a paragraph of a rule ("---")
 
 
+_RULE_SO_FAR = re.compile(r"[-*_ \t]+\s*")
+_LEADING_MARKS = re.compile(rf"[ \t]*{_MARKS}*")
+_LONGEST = max(len(word) for word in NOTES) + 4  # a header word and the marks after it
+
+
 def _may_become_header(paragraph: str) -> bool:
     """Whether a paragraph's beginning, the end of the text so far, may still open a notes header."""
-    if re.fullmatch(r"[-*_ \t]+\s*", paragraph):
+    if _RULE_SO_FAR.fullmatch(paragraph):
         return True  # a rule ("---") may come before the notes
     if "\n" in paragraph:
         return False
-    rest = re.sub(rf"^[ \t]*{_MARKS}*", "", paragraph).lower()
+    rest = paragraph[_LEADING_MARKS.match(paragraph).end() :]  # type: ignore[union-attr]
+    if len(rest) > _LONGEST:
+        return False
+    rest = rest.lower()
     for word in NOTES:
         if word.startswith(rest):
             return True  # "Not" may become "Note:"
-        if rest.startswith(word) and re.fullmatch(r"[*_ \t]*", rest[len(word) :]):
+        if rest.startswith(word) and not rest[len(word) :].strip("*_ \t"):
             return True  # "Note" or "**Notes** " may still reach the colon
     return False
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
 import os
 import sys
@@ -78,6 +79,15 @@ def select(cases: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any
             taken[group] = taken.get(group, 0) + 1
             chosen.append(case)
     return chosen
+
+
+def interleave(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cases of every direction/language in turn: the first of each, then the second..."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        groups.setdefault(case["id"].rsplit("-", 1)[0], []).append(case)
+    rounds = itertools.zip_longest(*groups.values())
+    return [case for round_ in rounds for case in round_ if case is not None]
 
 
 # The naive baseline names languages plainly, as a first-time user would.
@@ -148,10 +158,15 @@ def main() -> None:
     parser.add_argument("--naive", action="store_true", help="the same weights without ossdoc (see above)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="model threads")
     parser.add_argument("--only", help="cases whose id starts with one of these: tr-enja,tr-enzh")
+    parser.add_argument(
+        "--interleave", action="store_true", help="each direction's cases in turn (a stopped run covers all)"
+    )
     args = parser.parse_args()
     cases = select(quality_score.load_jsonl(quality_score.DATA), args.limit)
     if args.only:
         cases = [case for case in cases if case["id"].startswith(tuple(args.only.split(",")))]
+    if args.interleave:
+        cases = interleave(cases)
     if args.score:
         rows = quality_score.load_jsonl(args.score)
         ids = {row["id"] for row in rows}

@@ -65,12 +65,12 @@ async def test_json_restarted_in_the_right_language() -> None:
 
 
 async def test_a_reply_cut_at_the_output_limit_says_so() -> None:
-    llm = ScriptedLLM(lambda messages: "word " * 100)
+    llm = ScriptedLLM(lambda messages: " ".join(f"word{n}" for n in range(100)))  # no loop
     docs = DocumentService(llm, Settings(cache_bytes=0, max_output_tokens=64))
     before = COUNTERS.truncated
     sent = await frames(docs, "a few words to polish", Args(), op="doc/polish")
     prompt = tokens(llm.calls)
-    text = " ".join(["word"] * 64)
+    text = " ".join(f"word{n}" for n in range(64))
     assert (
         sent[-1]
         == (

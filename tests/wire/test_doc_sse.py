@@ -131,7 +131,7 @@ async def test_a_failure_after_the_start_ends_with_an_error_event(failure: Excep
 
 
 async def test_closing_the_stream_cancels_the_generation() -> None:
-    llm = TinyLLM("word " * 10_000, delay=0.001)
+    llm = TinyLLM(" ".join(f"word{n}" for n in range(10_000)), delay=0.001)  # long, no loop
     docs = DocumentService(llm, Settings(queue_size=0))
     generation = await docs.start(OPERATIONS["doc/polish"], "a", Args())
     frames = stream(generation, min_interval=0)
@@ -180,7 +180,7 @@ async def run_response(response: sse.EventStreamResponse, disconnect_after: int)
 
 @pytest.mark.parametrize("disconnect_after", [0, 2])
 async def test_a_client_disconnect_stops_the_model(disconnect_after: int) -> None:
-    llm = TinyLLM("word " * 10_000, delay=0.001)
+    llm = TinyLLM(" ".join(f"word{n}" for n in range(10_000)), delay=0.001)  # long, no loop
     docs = DocumentService(llm, Settings(queue_size=0))
     generation = await docs.start(OPERATIONS["doc/polish"], "a", Args())
     response = sse.EventStreamResponse(sse.EventStream(generation, "R", min_interval=0))

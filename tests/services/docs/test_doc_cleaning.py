@@ -102,3 +102,51 @@ def test_streamed_texts_only_grow_and_the_final_one_extends_them(raw: str) -> No
             assert later.startswith(earlier), (cuts, streamed, final)
         # However the output was cut into tokens, the result is the same.
         assert final == clean(raw, "source")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Bonjour le monde.\n\n**Translation Notes:**\n- « monde » is world.", "Bonjour le monde."),
+        ("Bonjour.\n\nNote: I kept the name.\n\nAnother note.", "Bonjour."),
+        ("Bonjour.\n\n---\n\n### Translation notes\n1. A note.", "Bonjour."),
+        ("Bonjour.\n\n**Notes du traducteur** :\n- Une note.", "Bonjour."),
+        ("你好，世界。\n\n注：“世界”即 world。", "你好，世界。"),
+        ("こんにちは。\n\n**訳注**\n名前はそのまま。", "こんにちは。"),
+        # Not notes: no blank line before, a note inside a sentence, a plain "Notes" line, a rule.
+        ("Bonjour.\nNote: gardez-le.", "Bonjour.\nNote: gardez-le."),
+        ("Bonjour.\n\nNote that it rained.", "Bonjour.\n\nNote that it rained."),
+        ("Bonjour.\n\nNotes\nLe marché a fermé.", "Bonjour.\n\nNotes\nLe marché a fermé."),
+        ("Bonjour.\n\n---\n\nLe marché a fermé.", "Bonjour.\n\n---\n\nLe marché a fermé."),
+        ("注意力。\n\n注意：小心。", "注意力。\n\n注意：小心。"),
+    ],
+)
+def test_notes_appended_at_the_end_are_removed(raw: str, expected: str) -> None:
+    assert clean(raw) == expected
+
+
+def test_notes_the_source_has_are_kept() -> None:
+    raw = "Bonjour.\n\nRemarque : le bureau ferme à midi."
+    assert clean(raw, source="Hello.\n\nNote: the office closes at noon.") == raw
+    assert clean(raw) == "Bonjour."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Bonjour le monde.\n\n---\n\n**Translation Notes:**\n- « monde » is world.\n",
+        "Bonjour.\n\nNot a note, but a paragraph.\n\n注：译注。",
+        "Bonjour.\n\n***\n\nFin.",
+    ],
+)
+def test_notes_never_go_out_while_streaming(raw: str) -> None:
+    rng = random.Random(raw)
+    for _ in range(50):
+        cuts = sorted(rng.sample(range(1, len(raw) + 1), k=min(len(raw), rng.randint(1, 20))))
+        streamed, final = stream("source", raw, cuts)
+        for earlier, later in itertools.pairwise([*streamed, final]):
+            assert later.startswith(earlier), (cuts, streamed, final)
+        assert final == clean(raw, "source")
+        assert not any(word in text for text in streamed for word in ("Notes:", "注："))
+    streamed, final = stream("source", raw, list(range(1, len(raw))))
+    assert all(final.startswith(text) for text in streamed)

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import pytest
 
 from ossdoc.backends.llm.base import Message, Sampling
 from ossdoc.backends.llm.fake import ScriptedLLM, in_turn, pieces
 from ossdoc.config import Settings
-from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress
+from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress, pipeline
 from ossdoc.services.docs.language import INSIST, RESTART_PENALTY, StartCheck, insist, is_cjk, steer
 from ossdoc.services.docs.metrics import COUNTERS
-from ossdoc.services.docs.registry import Operation
+from ossdoc.services.docs.registry import DocRequest, Operation
+from ossdoc.services.objects import ObjectStore
 
 pytestmark = pytest.mark.anyio
 TRANSLATE = OPERATIONS["doc/translate"]
@@ -55,6 +57,37 @@ def test_the_first_words_decide(
     expected: str, source: str, text: str, final: bool, verdict: bool | None
 ) -> None:
     assert StartCheck(expected, source).verdict(text, final) is verdict
+
+
+SOURCE = "The Stars atoned for Friday's Elite League loss with a win over the Steelers at the weekend."
+# A French start, then the English source copied on: past the check of the first words.
+COPIED = "Les Stars ont atoned for Friday's Elite League loss with a win over the Steelers at the weekend."
+FRENCH = "Les Stars ont effacé la défaite de vendredi en Elite League par une victoire sur les Steelers."
+
+
+@pytest.mark.parametrize(
+    ("expected", "source", "text", "whole"),
+    [
+        ("French", SOURCE, FRENCH, True),
+        ("French", SOURCE, COPIED, False),
+        ("French", SOURCE, SOURCE, False),
+        # English titles and names in a French sentence are not a copy.
+        ("French", SOURCE, "Le film « The Lord of the Rings » est sorti en 2001 et a été un succès.", True),
+        ("French", SOURCE, "Les Stars of the League.", True),  # too few words to tell
+        ("English", "Le président a dit que la France était prête pour les élections.", "Le président said "
+         "that France was ready for the elections.", True),
+        ("English", "Le président a dit que la France était prête pour les élections.", "Le président a dit "
+         "que la France était prête pour les élections.", False),
+        # Into a CJK language: mostly Latin words after a CJK start.
+        ("Japanese", ENGLISH, "BBC は said on Monday that the talks had failed.", False),
+        ("Japanese", ENGLISH, "President Joko Widodoは月曜日、協議が決裂したと伝えた。", True),
+        ("English", "威尔士语字母w的发音", "In 威尔士语字母w的发音", False),
+        # Not translating: never judged.
+        ("English", ENGLISH, COPIED, True),
+    ],
+)  # fmt: skip
+def test_the_whole_reply_decides_too(expected: str, source: str, text: str, whole: bool) -> None:
+    assert StartCheck(expected, source).whole(text) is whole
 
 
 def test_insist_says_it_in_the_language_itself() -> None:
@@ -203,3 +236,48 @@ async def test_every_piece_of_a_long_japanese_translation_is_steered() -> None:
     steps = await collect(await docs.start(TRANSLATE, source, Args({"language": "ja_JP"})))
     assert steps[-1].chunks == 6 and len(llm.samplings) == 6
     assert {s.latin_penalty for s in llm.samplings} == {TRANSLATE.latin_penalty["Japanese"]}
+
+
+async def test_a_json_reply_mostly_in_the_source_language_is_restarted() -> None:
+    llm = ScriptedLLM(in_turn(COPIED, FRENCH))
+    before = COUNTERS.language_restarts
+    generation = await service(llm).start(TRANSLATE, SOURCE, Args({"language": "fr_FR"}), streamed=False)
+    result = await generation.result()
+    assert result.text == FRENCH and result.restarts == 1 and result.finish_reason == "stop"
+    assert COUNTERS.language_restarts == before + 1
+    assert len(llm.calls) == 2 and llm.cancelled == 0  # the copy was generated to its end
+    assert llm.calls[1][0].content.endswith(INSIST["French"])
+    assert result.input_tokens == prompt_tokens(llm.calls[0]) + prompt_tokens(llm.calls[1])
+    assert result.output_tokens == len(pieces(COPIED)) + len(pieces(FRENCH))
+
+
+async def test_a_json_reply_is_restarted_once_only() -> None:
+    llm = ScriptedLLM(in_turn(COPIED))
+    generation = await service(llm).start(TRANSLATE, SOURCE, Args({"language": "fr_FR"}), streamed=False)
+    result = await generation.result()
+    assert result.text == COPIED and result.restarts == 1 and len(llm.calls) == 2
+
+
+async def test_a_stream_keeps_what_it_showed() -> None:
+    """An event stream cannot take back the words it sent: only its start is checked."""
+    llm = ScriptedLLM(in_turn(COPIED, FRENCH))
+    steps = await collect(await service(llm).start(TRANSLATE, SOURCE, Args({"language": "fr_FR"})))
+    assert steps[-1].text == COPIED and steps[-1].restarts == 0 and len(llm.calls) == 1
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+
+
+async def test_a_piece_of_a_long_json_document_mostly_in_english_is_retried() -> None:
+    source = "\n\n".join(f"{SOURCE} Paragraph {n}." for n in range(4))
+    llm = ScriptedLLM(in_turn(FRENCH, COPIED, FRENCH), context_size=300)
+    docs = DocumentService(llm, Settings(cache_bytes=0, max_output_tokens=60))
+    generation = await docs.start(TRANSLATE, source, Args({"language": "fr_FR"}), streamed=False)
+    result = await generation.result()
+    assert result.chunks == 4 and result.restarts == 1 and len(llm.calls) == 5
+    assert "atoned" not in result.text and result.text.count(FRENCH) == 4
+
+
+async def test_the_json_pipeline_judges_the_whole_reply() -> None:
+    llm = ScriptedLLM(in_turn(COPIED, FRENCH))
+    request = DocRequest(TRANSLATE, SOURCE, False, Args({"language": "fr_FR"}))
+    outcome = await pipeline.run(service(llm), cast(ObjectStore, None), request, "bucket", "key", 1 << 20)
+    assert outcome.result.text == FRENCH and outcome.result.restarts == 1

@@ -97,7 +97,7 @@ async def test_one_generation_at_a_time_the_others_wait() -> None:
 
 
 async def test_closing_cancels_the_model_stream_and_frees_the_slot() -> None:
-    llm = TinyLLM("word " * 1000, delay=0.001)
+    llm = TinyLLM(" ".join(f"word{n}" for n in range(1000)), delay=0.001)  # no loop to stop
     docs = service(llm, queue_size=0)
     generation = await docs.start(POLISH, "a", Args())
     await generation.__anext__()

@@ -3,12 +3,15 @@
 Models often answer ``Here is the translation:\\n\\n"…"`` or fence the result in ```` ``` ````, or echo
 the ``<text>`` tags of the prompt. The cleaner drops, at the start, such wrappers and a preamble (a
 first line opening with a lead word like "Here"/"以下"/an operation's label and reaching a colon),
-and at the end the matching closers and whitespace.
+and at the end the matching closers and whitespace, and a block of notes the model appended after a
+blank line ("**Translation Notes:**", "Note:", "注：" and what follows), unless the source has
+such a header itself.
 
 Streamed events carry the cumulative text and each must be a prefix of the next, so ``feed``
 returns only text that cannot change any more: nothing until the start is decided (the text can no
 longer turn into a wrapper or a preamble), and never a trailing part that could still be the
-beginning of a closer or whitespace to strip. ``finish`` then removes a subset of what ``feed``
+beginning of a closer or whitespace to strip, nor a paragraph that is (or may still become) a
+notes header, with all that follows it. ``finish`` then removes a subset of what ``feed``
 held back, so the final text extends every streamed one."""
 
 from __future__ import annotations
@@ -29,6 +32,26 @@ TAG, TAG_END, FENCE = "<text>", "</text>", "```"
 HELD = (FENCE, TAG_END, *QUOTES.values())
 
 
+# Headers of the notes a model appends to a result, at the start of a paragraph: any of NOTES
+# followed by a colon, or a translation's own (TRANSLATION_NOTES) in bold or as a heading.
+NOTES = (
+    "translation notes", "translation note", "translator's notes", "translator's note",
+    "translator’s notes", "translator’s note", "notes on the translation", "note on the translation",
+    "notes", "note", "explanations", "explanation", "notes du traducteur", "note du traducteur",
+    "notes de traduction", "note de traduction", "remarques", "remarque",
+    "翻译说明", "翻译注释", "注释", "译注", "注", "翻訳メモ", "訳注", "注記",
+)  # fmt: skip
+TRANSLATION_NOTES = (*NOTES[:8], *NOTES[12:16], "翻译说明", "翻译注释", "译注", "翻訳メモ", "訳注")
+_MARKS = r"(?:[#>*_]+[ \t]*)"
+_NOTE_WORDS = "|".join(re.escape(w) + (r"\b" if w[-1].isascii() else "") for w in NOTES)
+_HEADER_WORDS = "|".join(re.escape(w) for w in TRANSLATION_NOTES)
+_NOTES_HEADER = re.compile(
+    rf"^[ \t]*{_MARKS}*(?:(?:{_NOTE_WORDS})[*_ \t]*[:：]|{_MARKS}+(?:{_HEADER_WORDS})[*_ \t]*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")  # a blank line and the whitespace after it
+
+
 def _pattern(words: Iterable[str], width: int) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(w) + (r"\b" if w[-1].isascii() else "") for w in words)
     return re.compile(rf"(?:{alternatives})[^\n:：]{{0,{width}}}[:：]", re.IGNORECASE)
@@ -44,6 +67,8 @@ class Cleaner:
         self._preambles = self._preamble_end(source) == 0
         self._source_quote = source[:1]
         self._head: tuple[int, tuple[str, ...]] | None = None
+        self._notes = _NOTES_HEADER.search(source) is None  # notes at the end are the model's
+        self._scanned = 0  # paragraphs before this are no notes (feed checks each token's text)
 
     def feed(self, raw: str) -> str:
         """The cleaned text of ``raw`` (everything generated so far) that is final already."""
@@ -51,7 +76,11 @@ class Cleaner:
             self._head = self._decide_head(raw, final=False)
             if self._head is None:
                 return ""
-        return _hold_back(raw[self._head[0] :])
+        text = raw[self._head[0] :]
+        if self._notes:
+            end, self._scanned = self._notes_start(text, final=False, since=self._scanned)
+            text = text[:end]
+        return _hold_back(text)
 
     def body(self, raw: str) -> str | None:
         """``raw`` without its wrappers and preamble, nothing held back; None until the start is
@@ -67,7 +96,24 @@ class Cleaner:
         for closer in (*reversed(closers), TAG_END):
             if text.endswith(closer):
                 text = text[: -len(closer)].rstrip()
+        if self._notes:
+            text = text[: self._notes_start(text, final=True)[0]].rstrip()
         return text
+
+    def _notes_start(self, text: str, final: bool, since: int = 0) -> tuple[int, int]:
+        """Where a block of notes starts in ``text`` (its length if none does): at the first
+        paragraph after ``since`` that opens with a notes header (or at the rule above it), or, not
+        ``final``, the last one that may still become one. And where the next look may start:
+        the paragraphs before the last two are decided."""
+        rule, breaks = None, [since, since]
+        for match in _PARAGRAPH.finditer(text, since):
+            paragraph = text[match.end() :]
+            if _NOTES_HEADER.match(paragraph) or (not final and _may_become_header(paragraph)):
+                start = match.start() if rule is None else rule
+                return start, breaks[-1]
+            rule = match.start() if _RULE.match(paragraph) else None
+            breaks.append(match.start())
+        return len(text), breaks[-2]
 
     def _decide_head(self, raw: str, final: bool) -> tuple[int, tuple[str, ...]] | None:
         """Where the result starts and the closers it should end with; None = not known yet."""
@@ -127,6 +173,32 @@ class Cleaner:
             if match:
                 return match.end()
         return 0
+
+
+_RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})[ \t]*\n[ \t]*\n")  # a paragraph of a rule ("---")
+
+
+_RULE_SO_FAR = re.compile(r"[-*_ \t]+\s*")
+_LEADING_MARKS = re.compile(rf"[ \t]*{_MARKS}*")
+_LONGEST = max(len(word) for word in NOTES) + 4  # a header word and the marks after it
+
+
+def _may_become_header(paragraph: str) -> bool:
+    """Whether a paragraph's beginning, the end of the text so far, may still open a notes header."""
+    if _RULE_SO_FAR.fullmatch(paragraph):
+        return True  # a rule ("---") may come before the notes
+    if "\n" in paragraph:
+        return False
+    rest = paragraph[_LEADING_MARKS.match(paragraph).end() :]  # type: ignore[union-attr]
+    if len(rest) > _LONGEST:
+        return False
+    rest = rest.lower()
+    for word in NOTES:
+        if word.startswith(rest):
+            return True  # "Not" may become "Note:"
+        if rest.startswith(word) and not rest[len(word) :].strip("*_ \t"):
+            return True  # "Note" or "**Notes** " may still reach the colon
+    return False
 
 
 def _hold_back(text: str) -> str:

@@ -177,7 +177,7 @@ class _Rewriter:
         # (an ordinary 503 before any work); later ones wait for a place rather than lose the work done.
         while True:
             try:
-                return await self.service.start(self.operation, content, self.args)
+                return await self.service.start(self.operation, content, self.args, streamed=False)
             except errors.SlowDown:
                 if self.stats.requests == 0:
                     raise

@@ -104,6 +104,10 @@ _FRENCH_ONLY = frozenset({
     "vous", "je", "dans", "pour", "selon", "mais", "et", "après", "lors", "au", "aux", "sur", "son", "sa",
     "ses", "leur", "leurs", "quand", "depuis",
 })  # fmt: skip
+STOPWORDS = {"English": _ENGLISH, "French": _FRENCH}
+# A finished English↔French translation with at least this many of the source language's stopwords,
+# and this share of the stopwords of both, is mostly in the source's language (see StartCheck.whole).
+DRIFT_WORDS, DRIFT_SHARE = 3, 0.6
 ECHO_WORDS = 4  # a translation that opens with this many words of its source is echoing it
 LATIN_OPENING = 4  # a CJK result opening with this many Latin words is in the wrong language
 
@@ -121,6 +125,7 @@ class StartCheck:
         self.expected = expected
         language = detect(source)
         self.translating = language != expected and language in TARGET_LANGUAGE.values()
+        self.source_language = language
         # An echo is a copy: compared case-sensitively.
         head = [(m.lastgroup, m.group()) for m in itertools.islice(_UNIT.finditer(source), ECHO_WORDS)]
         self._source_words = [w for _, w in head] if all(k == "latin" for k, _ in head) else []
@@ -158,6 +163,20 @@ class StartCheck:
         if cjk + latin == 0:
             return True
         return cjk >= latin if is_cjk(self.expected) else latin >= 4 * cjk
+
+    def whole(self, text: str) -> bool:
+        """Whether a finished translation is in the expected language past its first words too: not
+        mostly in the other script, nor (between English and French, whose script is one) mostly
+        the source's language ("Les Stars ont atoned for Friday's Elite League loss…")."""
+        if not self.translating or not self.matches(text):
+            return not self.translating
+        pair = {self.expected, self.source_language}
+        if pair != {"English", "French"}:
+            return True
+        words = [w.lower() for w in _WORD.findall(text)]
+        own = sum(w in STOPWORDS[self.expected] for w in words)
+        source = sum(w in STOPWORDS[self.source_language] for w in words)
+        return source < DRIFT_WORDS or source < DRIFT_SHARE * (source + own)
 
     def _echoes(self, words: list[str]) -> bool | None:
         """True when the result opens with the source's first words, None while it still may."""

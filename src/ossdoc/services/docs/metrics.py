@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class DocCounters:
-    language_restarts: int = 0  # generations restarted after a start in the wrong language
+    language_restarts: int = 0  # generations restarted in the wrong language (a start, a JSON reply)
     truncated: int = 0  # results cut at the output limit (FinishReason "length" inside)
 
     def snapshot(self) -> dict[str, int]:

@@ -2,8 +2,8 @@
 
 Prompts are written for small instruction models (Qwen2.5 0.5B is the default): a short system
 prompt saying what to do and that only the result is wanted, the text between ``<text>`` tags, and
-the instruction repeated AFTER the text, where a small model still attends to it (translate, but
-into French, measured better with a one-line request before the text: see TRANSLATE). ``</text>`` is a
+the instruction repeated AFTER the text, where a small model still attends to it (translate
+measured better with a one-line request before the text: see TRANSLATE). ``</text>`` is a
 stop string, and the cleaner removes the tags if a model echoes them. Tune a prompt by editing its
 template here; ``benchmarks/`` measures the effect."""
 
@@ -46,26 +46,21 @@ def _text_then(instruction: str) -> str:
 
 # doc/translate --------------------------------------------------------------------------------
 # Unlike the other operations, a plain one-line request before the text, no tags, nothing after
-# it: the longer prompt (TRANSLATE_TAGGED) made qwen2.5-coder-0.5b drop clauses and summarize, and
-# lost to this request on zh→en, en→zh and en→ja of the public set (benchmarks/quality.py, README).
+# it: a translator persona asked to keep "meaning, tone and layout", the text in tags and the
+# instruction after it made qwen2.5-coder-0.5b drop clauses and summarize, and lost to this request
+# on zh→en, en→zh and en→ja of the public set (benchmarks/quality.py, README). Into French, both let
+# a reply open in French and copy the English on (1-2 of 40); the language guard restarts such a
+# JSON reply (StartCheck.whole), and this request then scored 41.1 chrF (mean of 3 runs) against
+# 40.3 for the tagged one.
 TRANSLATE = Prompt(
     system="You are a translator. Output only the translation.",
     user="Translate the following text into {language}:\n\n{text}",
 )
-TRANSLATE_TAGGED = Prompt(
-    system="You are a professional translator. Translate the user's text into {language}, keeping its "
-    "meaning, tone and layout. " + ONLY.format(result="translation"),
-    user=_text_then("Translate the text above into {language}. " + ONLY.format(result="translation")),
-)
 # Per target language overrides of TRANSLATE. Into Chinese, qwen2.5-0.5b obeys instructions written
 # in Chinese (wrong-script outputs on ../shared/quality en→zh: 0/40, against 5/40 in English); into
 # Japanese, instructions in Japanese did worse (12/40 against 2/40), so it keeps the English one.
-# Into French, the one-line request let 2 of 40 replies open in French and copy the English source
-# on ("Les Stars ont atoned for Friday's Elite League loss…"), past the language guard, where the
-# tagged prompt copied none, at about the same chrF (41.5, against 41.3 and 40.8 in two runs).
 TRANSLATE_BY_LANGUAGE: dict[str, Prompt] = {
     "zh_CN": Prompt(system="你是翻译。只输出译文。", user="把下面的文本翻译成简体中文：\n\n{text}"),
-    "fr_FR": TRANSLATE_TAGGED,
 }
 
 

@@ -74,7 +74,8 @@ async def run(
     content = request.content
     if content is None:
         content = await stored_text(store, bucket, key, limit)
-    result = await (await docs.start(request.operation, content, request.args)).result(watch)
+    generation = await docs.start(request.operation, content, request.args, streamed=False)
+    result = await generation.result(watch)
     if save_as is None:
         return Outcome(result)
     data = result.text.encode()

@@ -33,6 +33,7 @@ from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.quotas import Quotas, account
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
+from ossdoc.services.docs.repetition import LoopGuard
 
 log = logging.getLogger("ossdoc.docs")
 # Runs of line breaks; collapsing them to one keeps a growing text a prefix of its next state.
@@ -91,14 +92,22 @@ class DocumentService:
         return self.operations.resolve(params.split(process), self.limits)
 
     async def start(
-        self, operation: Operation, content: str, args: Args, resume: Resume | None = None
+        self,
+        operation: Operation,
+        content: str,
+        args: Args,
+        resume: Resume | None = None,
+        *,
+        streamed: bool = True,
     ) -> Generation:
         """Plan the generation(s), check they fit the model's context, take a place in the queue.
 
         A document too long for one prompt is processed in pieces (``operation.long``): piece by
         piece, map-reduce (summaries of pieces, then a summary of those) or only its tail.
         ``resume``: continue an earlier generation of the same request from where it stopped (the
-        model goes on from the text it had written), when the plan allows it."""
+        model goes on from the text it had written), when the plan allows it. ``streamed``: the
+        steps are shown as they come (an event stream); otherwise only the result is (a JSON reply,
+        a task), and a translation that turns out mostly in the wrong language is restarted once."""
         info = self.backend.info
         model = f"{info.name}@{info.extra.get('version', '')}"
         key = cache_key(operation.name, dict(args.values), content, model)
@@ -139,7 +148,7 @@ class DocumentService:
             pieces = chunking.split(
                 content, max(1, int(piece_tokens * chars_per_token)), paragraphs_alone=alone
             )
-        plan = Plan(operation, args, pieces, piece_tokens, chars_per_token, key)
+        plan = Plan(operation, args, pieces, piece_tokens, chars_per_token, key, streamed)
         if resume is not None and not (plan.resumable and resume.piece < len(pieces)):
             resume = None
         ticket = self._admit(operation)
@@ -275,7 +284,8 @@ class DocumentService:
             prefix, used, first = resume.prefix, (*resume.used, 0), resume.piece
         texts = [(piece.strip(), a) for piece, a in zip(pieces, args, strict=True)][first:]
         parallel = plan.operation.long == "map-reduce"
-        async with aclosing(self._each(plan.operation, texts, parallel, resume)) as generations:
+        each = self._each(plan.operation, texts, parallel, resume, streamed=plan.streamed)
+        async with aclosing(each) as generations:
             number = first
             async for job, steps in generations:
                 number += 1
@@ -304,6 +314,8 @@ class DocumentService:
         texts: list[tuple[str, Args]],
         parallel: bool = True,
         prefill: Resume | None = None,
+        *,
+        streamed: bool = False,
     ) -> AsyncGenerator[tuple[Job, AsyncIterator[Progress]], None]:
         """The generation of each text, in order, the first continuing ``prefill``. One slot (or
         not ``parallel``, or a resumed plan): each streams in turn. More slots (a model server that
@@ -311,7 +323,7 @@ class DocumentService:
         if self.slots == 1 or not parallel or prefill is not None:
             for content, args in texts:
                 job = await self._job(operation, content, args)
-                async with aclosing(self._generate(job, prefill)) as steps:
+                async with aclosing(self._generate(job, prefill, streamed=streamed)) as steps:
                     yield job, steps
                 prefill = None
             return
@@ -360,7 +372,9 @@ class DocumentService:
         args = [replace(plan.args, whole=whole, share=len(piece) / total) for piece in pieces]
         return pieces, args, used
 
-    async def _generate(self, job: Job, prefill: Resume | None = None) -> AsyncGenerator[Progress, None]:
+    async def _generate(
+        self, job: Job, prefill: Resume | None = None, *, streamed: bool = False
+    ) -> AsyncGenerator[Progress, None]:
         """One generation: cleaned cumulative text, then a final step with the finish reason.
         ``prefill``: continue an earlier generation of this job from the raw text it had written
         (the counts go on from its tokens).
@@ -368,8 +382,12 @@ class DocumentService:
         The language guard: nothing is handed out until the first words show the result's language;
         a wrong start (the source's language, the other script, the source echoed) is dropped and
         the generation restarted once with a prompt insisting on the language, before any byte of
-        it reaches the client."""
-        check = StartCheck(job.language, job.content)
+        it reaches the client. A generation whose steps are not ``streamed`` is judged whole as
+        well: a translation mostly in the source's language past its first words ("Les Stars ont
+        atoned for Friday's Elite League loss…") is restarted the same way. A stream cannot take
+        back what it showed, so its result is not (it keeps the check of its first words)."""
+        check, name = StartCheck(job.language, job.content), job.operation.name
+        loops = LoopGuard(job.content)
         messages, sampling, before, spent, restarts = job.messages, job.sampling, (0, 0), (0, 0), 0
         prefilled, checked = "", None
         if prefill is not None and prefill.raw:
@@ -387,6 +405,7 @@ class DocumentService:
                     raw, reason, right = prefilled, "stop", checked
                     tokens = (spent[0] + before[0], spent[1] + before[1])
                     sent = cleaner.feed(raw) if raw else ""
+                    shown = len(raw)  # the raw text behind ``sent``
                     chunks = self.backend.generate(messages, sampling)
                     try:
                         async for chunk in chunks:
@@ -400,7 +419,15 @@ class DocumentService:
                                 # chunk (closing it early would count as a cancellation).
                                 reason = chunk.finish_reason
                                 continue
-                            text = cleaner.feed(raw)
+                            # A repeated tail is held back; a loop stops the generation, cut
+                            # after the repeated unit (or, streamed, what went out already).
+                            release = loops.release(raw)
+                            loop = loops.loop(raw) if release < len(raw) else None
+                            if loop is not None:
+                                log.info("%s: a loop of %d characters, stopped", name, loop.end - loop.start)
+                                raw, reason = raw[: max(loop.kept, shown if streamed else 0)], "length"
+                                break
+                            text = cleaner.feed(raw[:release])
                             if right is None:
                                 body = cleaner.body(raw)
                                 right = None if body is None else check.verdict(body)
@@ -409,8 +436,8 @@ class DocumentService:
                                         break
                                     continue
                             if text != sent and text.startswith(sent):
-                                sent = text
-                                resume = Resume(raw=raw, tokens=tokens)
+                                sent, shown = text, release
+                                resume = Resume(raw=raw[:release], tokens=tokens)
                                 yield Progress(text, None, *tokens, restarts=restarts, resume=resume)
                     finally:
                         # Closing the backend's stream is what stops the model (LLMBackend.generate).
@@ -418,9 +445,13 @@ class DocumentService:
                     text = cleaner.finish(raw)
                     if right is None and may_restart and check.verdict(text, final=True) is False:
                         right = False
+                    if right and may_restart and not streamed and not check.whole(text):
+                        log.info("%s: mostly in the wrong language, restarting: %r", name, text[:80])
+                        right = False
+                    elif right is False and may_restart:
+                        log.info("%s: wrong language at the start, restarting: %r", name, raw[:60])
                     if right is not False or not may_restart:
                         break
-                    log.info("%s: wrong language at the start, restarting: %r", job.operation.name, raw[:60])
                     COUNTERS.language_restarts += 1
                     spent, restarts = tokens, restarts + 1
                     messages = job.operation.insist(job.messages, job.language)
@@ -440,6 +471,7 @@ class Plan:
     piece_tokens: int
     chars_per_token: float
     cache_key: str
+    streamed: bool = True
 
     @property
     def resumable(self) -> bool:

@@ -14,12 +14,17 @@ in pieces against one-shot, each compared within one run.
    doc/translate goes piece by piece, doc/summarize map-reduce. Each paragraph names its report
    number, so the paragraphs column counts those a translation accounts for: a small model's
    one-shot may stop early, and a rate for work not done is no rate.
-3. --real-200k (off by default: about an hour on 2 cores): a 200 KB English text stored in a real
+3. Long summaries (--only summaries): SummEval articles (benchmarks/quality_data) joined, four to a
+   document, summarized one-shot and map-reduce by the default model as in 2; ROUGE-L against
+   their references joined in the same order, the summary's length over the document's, and
+   input characters per second: a faster map-reduce must not be a worse summary.
+4. --real-200k (off by default: about an hour on 2 cores): a 200 KB English text stored in a real
    ossdoc server with default settings, translated into Chinese and then summarized by the default
    model; checks that every paragraph came back, in order, none empty or left in English.
 
   .venv/bin/python benchmarks/documents.py [--runs 7] [--only extract|throughput] [--skip-real]
   .venv/bin/python benchmarks/documents.py --only throughput --operation doc/summarize --real-rounds 3
+  .venv/bin/python benchmarks/documents.py --only summaries [--summary-docs 3] [--real-rounds 1]
   .venv/bin/python benchmarks/documents.py --only long --real-200k
 """
 
@@ -49,6 +54,7 @@ from pptx.util import Inches
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from doc_files import make_pdf  # noqa: E402
 from doc_http import make_bucket, post  # noqa: E402
 from ossdoc.backends.llm.base import Chunk, LLMBackend, Message, ModelInfo, Sampling  # noqa: E402
@@ -479,7 +485,78 @@ async def throughput(args: argparse.Namespace, workdir: Path) -> None:
         await real.close()
 
 
-# 3. A 200 KB document on a real server ----------------------------------------------------------------
+# 3. Long summaries of real text ---------------------------------------------------------------------
+
+QUALITY_CASES = ROOT / "benchmarks" / "quality_data" / "cases.jsonl"
+ARTICLES = 4  # SummEval articles joined into one long document
+
+
+def summary_documents(count: int) -> list[tuple[str, list[str]]]:
+    """``count`` documents of ARTICLES SummEval articles each, and their references: each article's
+    highlights (then each of its other references) joined in the same order."""
+    cases = [json.loads(line) for line in QUALITY_CASES.read_text().splitlines() if line.strip()]
+    articles = [case for case in cases if case["op"] == "summarize"]
+    documents = []
+    for n in range(min(count, len(articles) // ARTICLES)):
+        group = articles[n * ARTICLES : (n + 1) * ARTICLES]
+        text = "\n\n".join(case["source"].strip() for case in group)
+        others = min(len(case.get("extra_references", [])) for case in group)
+        references = ["\n".join(case["reference"] for case in group)] + [
+            "\n".join(case["extra_references"][k] for case in group) for k in range(others)
+        ]
+        documents.append((text, references))
+    return documents
+
+
+async def summaries(args: argparse.Namespace, workdir: Path) -> None:
+    import quality_score
+
+    from ossdoc.backends.llm.local import LocalLlama
+    from ossdoc.models import resolve_model
+
+    model = resolve_model(args.preset, workdir / "models")
+    real = await asyncio.to_thread(
+        LocalLlama, model, name=args.preset, context_size=8192, threads=args.threads
+    )
+    settings = Settings(max_output_tokens=4096, cache_bytes=0)
+    backends = (real, Narrowed(real, args.small_context))
+    documents = summary_documents(args.summary_docs)
+    print(
+        f"\nlong summaries: {len(documents)} documents of {ARTICLES} SummEval articles, {args.preset}, "
+        f"{args.threads} threads, {args.real_rounds} round(s); ROUGE-L F1 x100 against the references joined"
+    )
+    print(f"{'doc':<5}{'mode':<10}{'chars':>7}{'chunks':>7}{'s':>8}{'in chars/s':>12}{'out tokens':>11}"
+          f"{'ratio':>7}{'ROUGE-L':>9}")  # fmt: skip
+    totals: dict[str, list[float]] = {"one-shot": [0.0, 0.0, 0.0], "chunked": [0.0, 0.0, 0.0]}
+    try:
+        for n, (text, references) in enumerate(documents):
+            for _ in range(args.real_rounds):
+                for mode, backend in zip(("one-shot", "chunked"), backends, strict=True):
+                    done = await process(backend, settings, "doc/summarize", text, Args({}))
+                    score = 100 * quality_score.rouge(done.result.text, references)["rougeL"]
+                    total = totals[mode]
+                    total[0] += done.seconds
+                    total[1] += score / args.real_rounds / len(documents)
+                    total[2] += len(done.result.text) / len(text) / args.real_rounds / len(documents)
+                    print(
+                        f"{n:<5}{mode:<10}{len(text):>7}{done.result.chunks:>7}{done.seconds:>8.1f}"
+                        f"{len(text) / done.seconds:>12.0f}{done.result.output_tokens:>11}"
+                        f"{len(done.result.text) / len(text):>7.3f}{score:>9.1f}",
+                        flush=True,
+                    )
+    finally:
+        await real.close()
+    chars = args.real_rounds * sum(len(text) for text, _ in documents)
+    rates = {mode: chars / total[0] for mode, total in totals.items()}
+    for mode, total in totals.items():
+        print(
+            f"{'all':<5}{mode:<10}{chars:>7}{'':>7}{total[0]:>8.1f}{rates[mode]:>12.0f}{'':>11}"
+            f"{total[2]:>7.3f}{total[1]:>9.1f}"
+        )
+    print(f"chunked / one-shot input chars/s: {rates['chunked'] / rates['one-shot']:.2f}")
+
+
+# 4. A 200 KB document on a real server ----------------------------------------------------------------
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]+")
@@ -566,7 +643,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=("extract", "throughput", "long"))
+    parser.add_argument("--only", choices=("extract", "throughput", "summaries", "long"))
     parser.add_argument("--runs", type=int, default=7, help="extraction runs per reader")
     parser.add_argument("--preset", default="qwen2.5-coder-0.5b")
     parser.add_argument("--threads", type=int, default=Settings().threads)
@@ -576,6 +653,7 @@ def main() -> None:
     parser.add_argument("--fake-rounds", type=int, default=3)
     parser.add_argument("--real-chars", type=int, default=12_000, help="about 2,200 tokens")
     parser.add_argument("--real-rounds", type=int, default=1)
+    parser.add_argument("--summary-docs", type=int, default=3, help="long documents of SummEval articles")
     parser.add_argument(
         "--operation",
         action="append",
@@ -602,6 +680,8 @@ def main() -> None:
             extraction(args.runs)
         if args.only in (None, "throughput"):
             asyncio.run(throughput(args, workdir))
+        if args.only == "summaries":
+            asyncio.run(summaries(args, workdir))
         if args.real_200k or args.only == "long":
             long_document(args, workdir)
 

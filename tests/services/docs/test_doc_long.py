@@ -17,7 +17,7 @@ from ossdoc.backends.llm.fake import pieces
 from ossdoc.config import Settings
 from ossdoc.services.docs.generation import Progress
 from ossdoc.services.docs.language import length_target
-from ossdoc.services.docs.operations import OPERATIONS, SUMMARY_LENGTH
+from ossdoc.services.docs.operations import OPERATIONS, SECTIONS_SHARE, SUMMARY_LENGTH
 from ossdoc.services.docs.registry import Args
 from ossdoc.services.docs.service import ASKED_SLACK, SECTIONS, DocumentService
 
@@ -71,9 +71,76 @@ async def test_the_pieces_summaries_in_order_are_the_summary() -> None:
     firsts = [document_text(call).split(".")[0] + "." for call in llm.calls]
     assert final.text == "\n\n".join(firsts) and firsts[0] == "Paragraph 0 says something about topic 0."
     assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))  # streamed as they come
-    # Each piece asks for its share of what one summary of the whole would be (0.15 of its words).
+    # Each piece asks for its share of SECTIONS_SHARE of what one summary of the whole would be
+    # (0.15 of its words), in proportion to its length.
     asked = [int(re.findall(r"about (\d+) words", call[0].content)[0]) for call in llm.calls]
-    assert sum(asked) == pytest.approx(0.15 * len(re.findall("[A-Za-z]+", content)), abs=len(asked))
+    whole = 0.15 * len(re.findall("[A-Za-z]+", content))
+    assert sum(asked) == pytest.approx(SECTIONS_SHARE * whole, abs=len(asked))
+    sizes = [len(document_text(call)) for call in llm.calls]
+    least = SUMMARY_LENGTH[1] // 2  # words asked of a piece at the least
+    assert asked == [max(least, round(SECTIONS_SHARE * whole * size / sum(sizes))) for size in sizes]
+
+
+async def test_a_summary_in_one_piece_is_asked_for_the_whole_length() -> None:
+    llm = ScriptedLLM(lambda messages: document_text(messages).split(".")[0] + ".")
+    content = paragraphs(60)
+    docs = DocumentService(llm, Settings(max_output_tokens=400))  # an 8192-token context holds it
+    result = await (await docs.start(OPERATIONS["doc/summarize"], content, Args())).result()
+    assert result.chunks == len(llm.calls) == 1
+    asked = int(re.findall(r"about (\d+) words", llm.calls[0][0].content)[0])
+    assert asked == round(0.15 * len(re.findall("[A-Za-z]+", content)))  # no SECTIONS_SHARE
+
+
+def asked_tokens(messages: list[Message]) -> int:
+    """The length the prompt asks for, in the text's tokens (the fake's: words and spaces)."""
+    text = document_text(messages)
+    asked = int(re.findall(r"about (\d+) words", messages[0].content)[0])
+    _, size, _ = length_target(text, *SUMMARY_LENGTH)
+    return math.ceil(len(pieces(text)) * asked / size)
+
+
+async def test_a_piece_that_runs_on_ends_with_the_sentence_that_reaches_its_length() -> None:
+    # A small model asked for 40 words of a news article may copy it on to the reply budget.
+    llm = ScriptedLLM(document_text)
+    steps = await run(llm, "doc/summarize", paragraphs(60), Args())
+    final = steps[-1]
+    assert 1 < final.chunks == len(llm.calls) <= SECTIONS
+    expected = []
+    for call in llm.calls:
+        sentences = re.findall(r"[^.]+\.\s*", document_text(call))
+        ends = itertools.accumulate(len(pieces(sentence)) for sentence in sentences)
+        enough = next(n for n, tokens in enumerate(ends, 1) if tokens >= asked_tokens(call))
+        assert enough < len(sentences)  # each piece is cut short of its end
+        expected.append("".join(sentences[:enough]).strip())
+    assert final.text == "\n\n".join(expected)
+    assert final.finish_reason == "stop" and llm.cancelled == len(llm.calls)  # each stream closed early
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+
+
+class ByCharacter(ScriptedLLM):
+    """Streams its reply a character a token: a number's full stop arrives before its decimals."""
+
+    async def generate(self, messages: list[Message], sampling: Sampling) -> AsyncIterator[Chunk]:
+        self.calls.append(messages)
+        reply = self.script(messages)
+        try:
+            for count, character in enumerate(reply, 1):
+                yield Chunk(character, 100, count)
+            yield Chunk("", 100, len(reply), "stop")
+        except GeneratorExit:
+            self.cancelled += 1
+            raise
+
+
+async def test_a_full_stop_inside_a_number_or_a_word_does_not_end_a_piece() -> None:
+    reply = "Prices rose by 2.5 percent (e.g. rents) in a year. Wages rose by 3.5. Rents fell."
+    llm = ByCharacter(lambda messages: reply)
+    steps = await run(llm, "doc/summarize", paragraphs(60), Args())
+    assert all(asked_tokens(call) <= reply.index("2.5") for call in llm.calls)
+    one = "Prices rose by 2.5 percent (e.g. rents) in a year."
+    assert steps[-1].text == "\n\n".join([one] * len(llm.calls))
+    assert steps[-1].finish_reason == "stop" and llm.cancelled == len(llm.calls)
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
 
 
 async def test_beyond_a_few_pieces_the_summaries_are_summarized_again() -> None:

@@ -97,17 +97,28 @@ SUMMARIZE = Prompt(
 
 
 SUMMARY_LENGTH = (0.15, 20, 300)  # of the text's words (CJK: characters), at least, at most
+# A long document's summary is the summaries of its pieces (or of its pieces' summaries), in order,
+# together asked for this share of what one summary of the whole would be asked for: qwen2.5-coder-0.5b
+# writes about half of a 300-word ask in one prompt, and more than a 75-word ask in each of four
+# pieces, so at 1 the pieces wrote 2.7 times the one-shot summary's tokens, and at 0.66 of its speed
+# (benchmarks/documents.py --only summaries measures length, ROUGE-L and speed against one-shot).
+SECTIONS_SHARE = 0.5
 
 
 def summarize(text: str, args: Args) -> list[Message]:
-    length = length_hint(text, *SUMMARY_LENGTH, args.whole, args.share)
+    length = length_hint(text, *SUMMARY_LENGTH, args.whole, _share(args))
     return SUMMARIZE.messages(text, language=detect(text), length=length)
 
 
 def summary_share(text: str, args: Args) -> float:
     """The length a summary of ``text`` is asked for, as a share of the text's own."""
-    target, size, _ = length_target(text, *SUMMARY_LENGTH, args.whole, args.share)
+    target, size, _ = length_target(text, *SUMMARY_LENGTH, args.whole, _share(args))
     return target / max(1, size)
+
+
+def _share(args: Args) -> float:
+    """A text's share of the whole's summary length: a part of a long document's is SECTIONS_SHARE of it."""
+    return args.share * SECTIONS_SHARE if args.whole else args.share
 
 
 # doc/continue ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ blobs kept for a grace, compaction, and what several stores on one root see of e
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -290,30 +289,3 @@ async def test_a_failed_wal_sync_fails_the_write(tmp_path: Path, monkeypatch: py
         await _put(store, "k", b"again")  # the store goes on once the disk does
     finally:
         await store.close()
-
-
-async def test_one_wal_sync_answers_the_writes_of_every_process(tmp_path: Path) -> None:
-    """Two openings of one root (two worker processes) commit while a third party holds the sync
-    lock; once it is free, one fdatasync answers both, whichever process made it."""
-    first = await _durable_store(tmp_path)
-    second = await LocalStorage.open(tmp_path, fsync=True)
-    lock = os.open(tmp_path / "meta.sqlite3-sync", os.O_RDWR)
-    syncers = [store._committer._syncer for store in (first, second)]
-    before = [syncer.syncs for syncer in syncers]  # type: ignore[union-attr]
-    try:
-        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
-        puts = [asyncio.create_task(_put(store, f"k{n}", b"body")) for n, store in enumerate((first, second))]
-        for _ in range(200):  # both committed (visible), neither answered
-            if all([await first.get_object("b1", key) for key in ("k0", "k1")]):
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)
-        assert not any(put.done() for put in puts)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        await asyncio.gather(*puts)
-        made = [syncer.syncs - old for syncer, old in zip(syncers, before, strict=True)]  # type: ignore[union-attr]
-        assert sorted(made) == [0, 1]
-    finally:
-        os.close(lock)
-        await second.close()
-        await first.close()

@@ -11,9 +11,7 @@ write lock through it, so the workers of one machine would fsync one after anoth
 this disk): the connection commits with synchronous=NORMAL, and a second thread fdatasyncs the WAL
 file after the lock is released. While it does, the commit thread commits the next batches, and
 other processes commit and fsync theirs; one fdatasync then makes everything committed before it
-durable, as a WAL is written in order, whichever process committed it: the processes of one store
-share a ledger of commits made durable (``_Ledger``), so one fsync answers the writes of all of
-them. What a crash or power cut keeps is therefore a prefix of the
+durable, as a WAL is written in order. What a crash or power cut keeps is therefore a prefix of the
 commits, every answered one among them. A reader may see a change up to one fsync before it is
 durable and answered, as it may see any write in flight; a power cut then loses only changes that
 were never answered.
@@ -35,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ossdoc.backends.storage import sqlite_meta as sql
-from ossdoc.backends.storage.changes import KeyVersions, map_shared
+from ossdoc.backends.storage.changes import KeyVersions
 
 T = TypeVar("T")
 Change = Callable[[sqlite3.Connection], Any]
@@ -58,15 +56,8 @@ class _Job:
 
 class Committer:
     def __init__(
-        self,
-        db_path: Path,
-        lock_path: Path,
-        durable: bool,
-        versions: KeyVersions | None = None,
-        *,
-        alone: bool = False,
+        self, db_path: Path, lock_path: Path, durable: bool, versions: KeyVersions | None = None
     ) -> None:
-        """``alone``: no other process has the store open (the shared ledger starts afresh)."""
         self.db = sql.connect(db_path)  # synchronous=NORMAL: the WAL is fsynced by _Syncer
         self._versions = versions
         self._touched: set[int] = set()  # slots of the object rows changed since the last commit
@@ -76,8 +67,7 @@ class Committer:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.commits = 0  # transactions committed, read by the maintenance thread
         self.changes = 0
-        self._ledger = _Ledger(Path(f"{db_path}-sync"), alone) if durable else None
-        self._syncer = _Syncer(Path(f"{db_path}-wal"), self._ledger) if self._ledger is not None else None
+        self._syncer = _Syncer(Path(f"{db_path}-wal")) if durable else None
         self._thread = threading.Thread(target=self._run, name="ossdoc-commit", daemon=True)
         self._thread.start()
 
@@ -137,9 +127,8 @@ class Committer:
                     stop = True
                     break
                 batch.append(job)
-            number = self._commit(batch)
-            if number is not None and self._syncer is not None:
-                self._syncer.add(number, batch)
+            if self._commit(batch) and self._syncer is not None:
+                self._syncer.add(batch)
             else:
                 for job in batch:
                     job.done(job)
@@ -147,14 +136,11 @@ class Committer:
                 break
         if self._syncer is not None:
             self._syncer.close()
-        if self._ledger is not None:
-            self._ledger.close()
         self.db.close()
         os.close(self._lock)
 
-    def _commit(self, batch: list[_Job]) -> int | None:
-        """Run ``batch`` in one transaction; its number in the ledger (0 without one), None when
-        nothing was committed."""
+    def _commit(self, batch: list[_Job]) -> bool:
+        """Run ``batch`` in one transaction; False when nothing was committed."""
         db = self.db
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
@@ -182,12 +168,11 @@ class Committer:
                     db.execute("ROLLBACK")
                 for job in batch:
                     job.error, job.result = job.error or exc, None
-                return None
-            number = 0 if self._ledger is None else self._ledger.count_commit()
+                return False
         except Exception as exc:  # BEGIN itself failed (database unreadable, disk full)
             for job in batch:
                 job.error = exc
-            return None
+            return False
         finally:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
         self.commits += 1
@@ -195,7 +180,7 @@ class Committer:
         for job in batch:
             if job.error is None and job.committed is not None:
                 job.committed()
-        return number
+        return True
 
     def close(self) -> None:
         """Commit what is queued, then stop; blocking."""
@@ -215,71 +200,25 @@ def _watch_objects(db: sqlite3.Connection, touched: set[int]) -> None:
         )
 
 
-class _Ledger:
-    """Two numbers shared by the processes that open one store, in a memory-mapped file: how many
-    transactions were committed (counted under the commit lock, right after each COMMIT), and up to
-    which of them the WAL is known to be on disk. An fdatasync of the WAL makes durable every
-    transaction committed before it began, whichever process wrote it (the file's pages are the
-    kernel's, not the process's), so a process whose transactions another process's fsync covered
-    answers them without one of its own. Syncers take turns under a file lock on the ledger.
-
-    The numbers mean something only while processes have the store open: the first process to open
-    it starts them afresh, so the file needs no fsync."""
-
-    def __init__(self, path: Path, reset: bool) -> None:
-        self.fd, self._map = map_shared(path, 16)
-        self._values = memoryview(self._map).cast("Q")  # [committed, durable]; aligned 8-byte words
-        if reset:
-            self._values[0] = self._values[1] = 0
-
-    def count_commit(self) -> int:
-        """Number the transaction just committed; call holding the commit lock."""
-        number: int = self._values[0] + 1
-        self._values[0] = number
-        return number
-
-    @property
-    def committed(self) -> int:
-        value: int = self._values[0]
-        return value
-
-    @property
-    def durable(self) -> int:
-        value: int = self._values[1]
-        return value
-
-    def made_durable(self, number: int) -> None:
-        """Every transaction up to ``number`` is on disk; call holding the sync lock."""
-        if number > self._values[1]:
-            self._values[1] = number
-
-    def close(self) -> None:
-        self._values.release()
-        self._map.close()
-        os.close(self.fd)
-
-
 class _Syncer:
     """fdatasyncs the WAL for the batches the commit thread hands over, then answers them: one
-    fdatasync for every batch committed before it started, in this process or another (_Ledger).
+    fdatasync for every batch committed before it started.
 
     The descriptor stays valid: SQLite deletes a WAL file only when the last connection to the
     database closes, and this process's committer keeps one open until after ``close``."""
 
-    def __init__(self, wal_path: Path, ledger: _Ledger) -> None:
+    def __init__(self, wal_path: Path) -> None:
         # The commit connection has read the database, so SQLite has created the WAL already.
         self._wal = os.open(wal_path, os.O_RDONLY | os.O_CREAT, 0o600)
-        self._ledger = ledger
         self._ready = threading.Condition()
-        self._batches: list[tuple[int, list[_Job]]] = []
+        self._batches: list[list[_Job]] = []
         self._closing = False
-        self.syncs = 0  # fdatasyncs made by this process
         self._thread = threading.Thread(target=self._run, name="ossdoc-fsync", daemon=True)
         self._thread.start()
 
-    def add(self, number: int, batch: list[_Job]) -> None:
+    def add(self, batch: list[_Job]) -> None:
         with self._ready:
-            self._batches.append((number, batch))
+            self._batches.append(batch)
             self._ready.notify()
 
     def _run(self) -> None:
@@ -290,33 +229,17 @@ class _Syncer:
                 batches, self._batches = self._batches, []
             if not batches:
                 break
-            error = self._sync(max(number for number, _ in batches))
-            for _, batch in batches:
+            error: OSError | None = None
+            try:
+                os.fdatasync(self._wal)
+            except OSError as exc:  # not durable: not answered as written (the change may survive)
+                error = exc
+            for batch in batches:
                 for job in batch:
                     if error is not None and job.error is None:
                         job.error, job.result = error, None
                     job.done(job)
         os.close(self._wal)
-
-    def _sync(self, number: int) -> OSError | None:
-        """Make transaction ``number`` durable, by an fdatasync of this process or of another."""
-        ledger = self._ledger
-        if ledger.durable >= number:
-            return None
-        fcntl.flock(ledger.fd, fcntl.LOCK_EX)  # while another process syncs, this one waits for it
-        try:
-            if ledger.durable >= number:
-                return None
-            covered = ledger.committed  # read before the fsync: all of these are in the WAL file
-            try:
-                os.fdatasync(self._wal)
-            except OSError as exc:  # not durable: not answered as written (the change may survive)
-                return exc
-            self.syncs += 1
-            ledger.made_durable(covered)
-            return None
-        finally:
-            fcntl.flock(ledger.fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         """Sync and answer what was handed over, then stop; blocking."""

@@ -8,7 +8,6 @@ Under ``root``:
   tmp/<owner>/    larger bodies being received by one process (presence.py)
   buckets.gen     counts bucket changes, so each process can cache the buckets (changes.py)
   objects.gen     a version per hashed key, so each process can cache object records (changes.py)
-  meta.sqlite3-sync  transactions committed and known durable, so one fsync serves every process
 
 Every write transaction goes through the Committer (group commit, committer.py). A small body is
 received into memory and inserted by the very transaction that makes its object visible, so one
@@ -108,11 +107,7 @@ class LocalStorage:
                 recover(self.db, self.blob_path)
             self._versions = KeyVersions(root / "objects.gen")
             self._committer = Committer(
-                root / "meta.sqlite3",
-                root / "commit.lock",
-                durable=fsync,
-                versions=self._versions,
-                alone=self._presence.alone,
+                root / "meta.sqlite3", root / "commit.lock", durable=fsync, versions=self._versions
             )
         except BaseException:
             self._presence.close()

@@ -1,5 +1,6 @@
 """The project's ScriptedLLM with a fixed reply, plus what some service tests watch: how many
-generations run at once, the sampling asked for, and a failure in the middle of a reply."""
+generations run at once, the sampling asked for, and a failure in the middle of a reply; and
+``collect``, every step of a generation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import aclosing
 
 from ossdoc.backends.llm.base import Chunk, Message, Sampling
 from ossdoc.backends.llm.fake import ScriptedLLM
+from ossdoc.services.docs import Generation, Progress
 
 
 class TinyLLM(ScriptedLLM):
@@ -35,3 +37,10 @@ class TinyLLM(ScriptedLLM):
                     yield chunk
         finally:
             self.running -= 1
+
+
+async def collect(generation: Generation) -> list[Progress]:
+    try:
+        return [p async for p in generation]
+    finally:
+        await generation.aclose()

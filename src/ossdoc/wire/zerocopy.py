@@ -65,8 +65,8 @@ async def send(cycle: Any, transport: Any, message: Any, finish: Send) -> None:
 
 
 async def send_file(transport: Any, fd: int, offset: int, count: int) -> None:
-    # What the transport holds (the response head) leaves first: uvloop writes at the end of the loop
-    # iteration.
+    # What the transport still holds (the response head, if the socket did not take it at once)
+    # leaves first.
     pause = 0.0
     while transport.get_write_buffer_size():
         await asyncio.sleep(pause)

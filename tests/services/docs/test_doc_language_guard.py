@@ -8,11 +8,12 @@ import pytest
 from ossdoc.backends.llm.base import Message, Sampling
 from ossdoc.backends.llm.fake import ScriptedLLM, in_turn, pieces
 from ossdoc.config import Settings
-from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress, pipeline
+from ossdoc.services.docs import OPERATIONS, Args, DocumentService, pipeline
 from ossdoc.services.docs.language import INSIST, RESTART_PENALTY, StartCheck, insist, is_cjk, steer
 from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.registry import DocRequest, Operation
 from ossdoc.services.objects import ObjectStore
+from tiny_llm import collect
 
 pytestmark = pytest.mark.anyio
 TRANSLATE = OPERATIONS["doc/translate"]
@@ -101,13 +102,6 @@ def test_insist_says_it_in_the_language_itself() -> None:
 
 def service(llm: ScriptedLLM) -> DocumentService:
     return DocumentService(llm, Settings(cache_bytes=0))
-
-
-async def collect(generation: Generation) -> list[Progress]:
-    try:
-        return [p async for p in generation]
-    finally:
-        await generation.aclose()
 
 
 def prompt_tokens(messages: list[Message]) -> int:

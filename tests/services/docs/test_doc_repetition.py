@@ -6,10 +6,11 @@ import pytest
 
 from ossdoc.backends.llm.fake import ScriptedLLM, pieces
 from ossdoc.config import Settings
-from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress
+from ossdoc.services.docs import OPERATIONS, Args, DocumentService
 from ossdoc.services.docs.metrics import COUNTERS
 from ossdoc.services.docs.repetition import HOLD_CHARS, LOOP_CHARS, LoopGuard, repeated_tail
 from ossdoc.wire import sse
+from tiny_llm import collect
 
 pytestmark = pytest.mark.anyio
 POLISH = OPERATIONS["doc/polish"]
@@ -53,13 +54,6 @@ def test_a_loop_needs_length_and_repeats() -> None:
 
 def service(llm: ScriptedLLM, **settings: int) -> DocumentService:
     return DocumentService(llm, Settings(cache_bytes=0, **settings))  # type: ignore[arg-type]
-
-
-async def collect(generation: Generation) -> list[Progress]:
-    try:
-        return [p async for p in generation]
-    finally:
-        await generation.aclose()
 
 
 async def test_a_loop_is_stopped_and_its_repeats_never_shown() -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from ossdoc import errors
 from ossdoc.config import Settings
-from ossdoc.services.docs import OPERATIONS, Args, DocumentService, Generation, Progress
-from tiny_llm import TinyLLM
+from ossdoc.services.docs import OPERATIONS, Args, DocumentService
+from tiny_llm import TinyLLM, collect
 
 pytestmark = pytest.mark.anyio
 POLISH = OPERATIONS["doc/polish"]
@@ -15,13 +15,6 @@ POLISH = OPERATIONS["doc/polish"]
 
 def service(llm: TinyLLM, **settings: int) -> DocumentService:
     return DocumentService(llm, Settings(**settings))  # type: ignore[arg-type]
-
-
-async def collect(generation: Generation) -> list[Progress]:
-    try:
-        return [p async for p in generation]
-    finally:
-        await generation.aclose()
 
 
 async def test_progress_is_cumulative_and_ends_with_stop() -> None:

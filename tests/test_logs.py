@@ -58,6 +58,15 @@ def test_a_full_batch_is_written_whole() -> None:
     assert logs.BATCH_BYTES <= len(written) <= 4096  # one atomic pipe write
 
 
+def test_a_batch_never_outgrows_one_atomic_pipe_write() -> None:
+    stream = io.StringIO()
+    logger = _handler(stream)
+    _emit(logger, logs.REQUESTS, "x" * 3000)
+    assert stream.getvalue() == ""
+    _emit(logger, logs.REQUESTS, "é" * 600)  # 1,200 bytes more would make 4,2xx: the first goes alone
+    assert stream.getvalue() == "ossdoc.request " + "x" * 3000 + "\n"
+
+
 def test_a_fork_writes_a_pending_batch_once(tmp_path: Path) -> None:
     path = tmp_path / "log"
     with path.open("w") as stream:

@@ -23,9 +23,9 @@ REQUESTS = "ossdoc.request"  # the logger of the line per request
 # The process id tells the workers of ``ossdoc serve`` apart.
 PLAIN = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 FLUSH_SECONDS = 0.25  # the most a line waits in a batch
-# A batch is written once it reaches this size: a write of at most PIPE_BUF (4096) bytes to a pipe is
-# atomic, so the lines of workers sharing one stderr never interleave mid-line.
-BATCH_BYTES = 3072
+# A batch is written once it reaches BATCH_BYTES, and never grows past PIPE_BUF: a write of at most
+# PIPE_BUF bytes to a pipe is atomic, so the lines of workers sharing one stderr never interleave.
+BATCH_BYTES, PIPE_BUF = 3072, 4096
 
 
 class _Seconds:
@@ -107,9 +107,12 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
+        size = len(line.encode())
         with self.lock:  # type: ignore[union-attr]
+            if self._size + size > PIPE_BUF and self._lines:
+                self._write()  # a batch never outgrows one atomic write (but for a longer line)
             self._lines.append(line)
-            self._size += len(line)
+            self._size += size
             if record.name != REQUESTS or record.levelno > logging.INFO or self._size >= BATCH_BYTES:
                 self._write()
             elif self._flusher_pid != os.getpid():

@@ -415,6 +415,7 @@ class DocumentService:
                     raw, reason, right = prefilled, "stop", checked
                     tokens = (spent[0] + before[0], spent[1] + before[1])
                     sent = cleaner.feed(raw) if raw else ""
+                    held = False  # whether the last step held a repeated tail back
                     shown = len(raw)  # the raw text behind ``sent``
                     chunks = self.backend.generate(messages, sampling)
                     try:
@@ -438,10 +439,15 @@ class DocumentService:
                                 raw, reason = raw[: max(loop.kept, shown if streamed else 0)], "length"
                                 break
                             text = cleaner.feed(raw[:release])
-                            if right is not None and job.ends_after is not None:
-                                ended = _ended(text, sent, tokens[1] - before[1] - spent[1], job.ends_after)
+                            # Not while a repeated tail is held back: the tokens counted are the
+                            # raw text's, so the sentence that reaches them is not out yet; once
+                            # out, a sentence end the text held back already is not the one.
+                            if right is not None and job.ends_after is not None and release == len(raw):
+                                produced = tokens[1] - before[1] - spent[1]
+                                ended = _ended(text, sent, produced, job.ends_after, after_hold=held)
                                 if ended is not None:
                                     break  # closing the stream stops the model (see below)
+                            held = release < len(raw)
                             if right is None:
                                 body = cleaner.body(raw)
                                 right = None if body is None else check.verdict(body)
@@ -496,13 +502,16 @@ class Plan:
         return self.operation.long != "map-reduce" or len(self.pieces) == 1
 
 
-def _ended(text: str, sent: str, produced: int, ends_after: int) -> str | None:
+def _ended(text: str, sent: str, produced: int, ends_after: int, *, after_hold: bool = False) -> str | None:
     """``text`` up to its first sentence end that is new since ``sent`` (the text handed out), once
-    ``produced`` output tokens reach ``ends_after``; None: not yet."""
+    ``produced`` output tokens reach ``ends_after``; None: not yet. ``after_hold``: ``text`` grew
+    past text held back meanwhile, so the end of ``sent`` itself came before the length was
+    reached, and does not count."""
     if produced < ends_after:
         return None
+    first = len(sent.rstrip()) + after_hold
     for end in _SENTENCE_END.finditer(text, max(0, len(sent.rstrip()) - 2)):
-        if end.end() >= len(sent.rstrip()):
+        if end.end() >= first:
             cut = text[: end.end()]
             return sent if sent.startswith(cut) else cut  # what was handed out stays handed out
     return None

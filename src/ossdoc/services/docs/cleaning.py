@@ -32,6 +32,11 @@ TAG, TAG_END, FENCE = "<text>", "</text>", "```"
 HELD = (FENCE, TAG_END, *QUOTES.values())
 
 
+def _alternatives(words: Iterable[str]) -> str:
+    """A regular expression of ``words``, each a whole word when it ends in a Latin letter."""
+    return "|".join(re.escape(w) + (r"\b" if w[-1].isascii() else "") for w in words)
+
+
 # Headers of the notes a model appends to a result, at the start of a paragraph: any of NOTES
 # followed by a colon, or a translation's own (TRANSLATION_NOTES) in bold or as a heading.
 NOTES = (
@@ -43,7 +48,7 @@ NOTES = (
 )  # fmt: skip
 TRANSLATION_NOTES = (*NOTES[:8], *NOTES[12:16], "翻译说明", "翻译注释", "译注", "翻訳メモ", "訳注")
 _MARKS = r"(?:[#>*_]+[ \t]*)"
-_NOTE_WORDS = "|".join(re.escape(w) + (r"\b" if w[-1].isascii() else "") for w in NOTES)
+_NOTE_WORDS = _alternatives(NOTES)
 _HEADER_WORDS = "|".join(re.escape(w) for w in TRANSLATION_NOTES)
 _NOTES_HEADER = re.compile(
     rf"^[ \t]*{_MARKS}*(?:(?:{_NOTE_WORDS})[*_ \t]*[:：]|{_MARKS}+(?:{_HEADER_WORDS})[*_ \t]*$)",
@@ -53,8 +58,7 @@ _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")  # a blank line and the whitespace aft
 
 
 def _pattern(words: Iterable[str], width: int) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(w) + (r"\b" if w[-1].isascii() else "") for w in words)
-    return re.compile(rf"(?:{alternatives})[^\n:：]{{0,{width}}}[:：]", re.IGNORECASE)
+    return re.compile(rf"(?:{_alternatives(words)})[^\n:：]{{0,{width}}}[:：]", re.IGNORECASE)
 
 
 class Cleaner:

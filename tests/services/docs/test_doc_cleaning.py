@@ -46,6 +46,19 @@ def clean(raw: str, source: str = "source text") -> str:
         ('Here is the summary:\n"It rained."', "It rained."),
         ('He said "hi"', 'He said "hi"'),
         ("Hereford is a city: a small one.", "Hereford is a city: a small one."),
+        # A quotation that opens the reply without ending it keeps its marks.
+        ("“Hello,” she said.", "“Hello,” she said."),
+        ('"Hello," she said, "goodbye."', '"Hello," she said, "goodbye."'),
+        ("「東京」は大きい。", "「東京」は大きい。"),
+        ("“伦敦警察厅”表示，警察正在核实该名男子身份。", "“伦敦警察厅”表示，警察正在核实该名男子身份。"),
+        ('"The best way to denounce it," he said.', '"The best way to denounce it," he said.'),
+        ('"An opening mark that is never closed.', '"An opening mark that is never closed.'),
+        # A quotation that is the whole reply loses them, quotations inside it counted.
+        ('"Bonjour, le monde. C\'est "beau"."', 'Bonjour, le monde. C\'est "beau".'),
+        ("“He said “no” to me.”", "He said “no” to me."),
+        ('"Bonjour."\n\nNote: I kept the name.', "Bonjour."),
+        ('```\n"Bonjour"\n```', "Bonjour"),
+        ('""', ""),
         ("Here", "Here"),
         ("", ""),
     ],
@@ -66,6 +79,11 @@ def test_a_quote_the_source_opens_with_is_kept() -> None:
     assert clean('"Hi," she said.', source='"你好，"她说。') == '"Hi," she said.'
 
 
+def test_a_source_that_is_one_quotation_keeps_the_marks_of_a_result_that_is_too() -> None:
+    assert clean('"Bonjour."', source="“Hello.”") == '"Bonjour."'
+    assert clean('"Bonjour."', source="“Hello,” she said.") == "Bonjour."
+
+
 def test_nothing_is_streamed_until_the_start_is_decided() -> None:
     streamed, final = stream("x", "Here is the translation: Bonjour", list(range(1, 32)))
     assert streamed[0] == "Bo"  # "B" could still become "Below is…"
@@ -74,10 +92,23 @@ def test_nothing_is_streamed_until_the_start_is_decided() -> None:
 
 def test_trailing_closers_and_space_are_held_back() -> None:
     cleaner = Cleaner("x")
-    assert cleaner.feed('"Bonjour ') == "Bonjour"
-    assert cleaner.feed('"Bonjour le monde"') == "Bonjour le monde"
-    assert cleaner.feed('"Bonjour le monde</te') == "Bonjour le monde"
-    assert cleaner.finish('"Bonjour le monde"\n') == "Bonjour le monde"
+    assert cleaner.feed("```\nBonjour ") == "Bonjour"
+    assert cleaner.feed("```\nBonjour le monde`") == "Bonjour le monde"
+    assert cleaner.feed("```\nBonjour le monde</te") == "Bonjour le monde"
+    assert cleaner.finish("```\nBonjour le monde```\n") == "Bonjour le monde"
+
+
+def test_an_opening_quotation_mark_waits_for_its_quotation_to_end() -> None:
+    # Nothing goes out while the quotation may still be the whole reply: its mark cannot be taken back.
+    cleaner = Cleaner("x")
+    assert cleaner.feed('"Bonjour ') == ""
+    assert cleaner.feed('"Bonjour le monde"') == ""
+    assert cleaner.feed('"Bonjour le monde"\n\nNot') == ""  # may become notes after the whole reply
+    assert cleaner.feed('"Bonjour le monde" dit') == '"Bonjour le monde" dit'
+    assert cleaner.finish('"Bonjour le monde" dit-il.') == '"Bonjour le monde" dit-il.'
+    wrapped = Cleaner("x")
+    assert wrapped.feed("“Bonjour le monde.”") == ""
+    assert wrapped.finish("“Bonjour le monde.”\n") == "Bonjour le monde."
 
 
 OUTPUTS = [
@@ -88,6 +119,9 @@ OUTPUTS = [
     'Plain text with trailing quote "',
     "H",
     "Summary: it rained — a lot.   ",
+    "“Hello,” she said, “the “best” way.”",
+    '"Bonjour, le monde."\n\nNote: the name is kept."',
+    "「東京」は大きい。\n\n注：東京は首都。",
 ]
 
 

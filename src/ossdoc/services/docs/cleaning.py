@@ -5,14 +5,16 @@ the ``<text>`` tags of the prompt. The cleaner drops, at the start, such wrapper
 first line opening with a lead word like "Here"/"以下"/an operation's label and reaching a colon),
 and at the end the matching closers and whitespace, and a block of notes the model appended after a
 blank line ("**Translation Notes:**", "Note:", "注：" and what follows), unless the source has
-such a header itself.
+such a header itself. An opening quotation mark is a wrapper only when the quotation it opens ends
+the reply: ``“Hello,” she said.`` and ``「東京」は大きい。`` keep theirs.
 
 Streamed events carry the cumulative text and each must be a prefix of the next, so ``feed``
 returns only text that cannot change any more: nothing until the start is decided (the text can no
-longer turn into a wrapper or a preamble), and never a trailing part that could still be the
-beginning of a closer or whitespace to strip, nor a paragraph that is (or may still become) a
-notes header, with all that follows it. ``finish`` then removes a subset of what ``feed``
-held back, so the final text extends every streamed one."""
+longer turn into a wrapper or a preamble; a reply that opens with a quotation mark waits until the
+quotation ends with words after it, and one that is all a quotation waits to its end), and never
+a trailing part that could still be the beginning of a closer or whitespace to strip, nor a
+paragraph that is (or may still become) a notes header, with all that follows it. ``finish`` then
+removes a subset of what ``feed`` held back, so the final text extends every streamed one."""
 
 from __future__ import annotations
 
@@ -66,13 +68,14 @@ class Cleaner:
         labels = tuple(w.lower() for w in labels)
         self._patterns = [_pattern(LEADS, LEAD_WIDTH)] + ([_pattern(labels, LABEL_WIDTH)] if labels else [])
         self._words = [(w, LEAD_WIDTH) for w in LEADS] + [(w, LABEL_WIDTH) for w in labels]
-        source = source.lstrip()
+        source = source.strip()
         # A source that itself opens with "Label: ..." keeps its label in the result.
         self._preambles = self._preamble_end(source) == 0
-        self._source_quote = source[:1]
         self._head: tuple[int, tuple[str, ...]] | None = None
         self._notes = _NOTES_HEADER.search(source) is None  # notes at the end are the model's
         self._scanned = 0  # paragraphs before this are no notes (feed checks each token's text)
+        # A source that is all one quotation keeps the quotation marks of a result that is too.
+        self._quoted = source[:1] in QUOTES and _quotation_end(source) == len(source) - 1
 
     def feed(self, raw: str) -> str:
         """The cleaned text of ``raw`` (everything generated so far) that is final already."""
@@ -96,12 +99,17 @@ class Cleaner:
         head = self._head or self._decide_head(raw, final=True)
         assert head is not None
         start, closers = head
-        text = raw[start:].rstrip()
-        for closer in (*reversed(closers), TAG_END):
+        return self._strip_end(raw[start:], closers)
+
+    def _strip_end(self, text: str, closers: tuple[str, ...] | list[str]) -> str:
+        """``text`` without the notes, closers and whitespace at its end (notes first: a model
+        writes them after its closing quotation mark or fence, or before it)."""
+        if self._notes:
+            text = text[: self._notes_start(text, final=True)[0]]
+        text = text.rstrip()
+        for closer in (TAG_END, *closers):  # the outer ones first
             if text.endswith(closer):
                 text = text[: -len(closer)].rstrip()
-        if self._notes:
-            text = text[: self._notes_start(text, final=True)[0]].rstrip()
         return text
 
     def _notes_start(self, text: str, final: bool, since: int = 0) -> tuple[int, int]:
@@ -150,12 +158,28 @@ class Cleaner:
         if rest.startswith(TAG):
             closers.append(TAG_END)
             return len(TAG)
-        if rest[0] in QUOTES and rest[0] != self._source_quote and not closers.count(QUOTES[rest[0]]):
-            closers.append(QUOTES[rest[0]])
-            return 1
+        if rest[0] in QUOTES and not self._quoted and not closers.count(QUOTES[rest[0]]):
+            wraps = self._wraps(rest, closers, final)
+            if wraps:
+                closers.append(QUOTES[rest[0]])
+                return 1
+            return None if wraps is None else 0
         if not final and (FENCE.startswith(rest) or TAG.startswith(rest)):
             return None
         return 0
+
+    def _wraps(self, rest: str, closers: list[str], final: bool) -> bool | None:
+        """Whether the quotation ``rest`` opens is the whole reply (only notes, the outer closers
+        and whitespace after it); None: not known yet."""
+        end = _quotation_end(rest)
+        if end is None:
+            return False if final else None
+        after = rest[end + 1 :]
+        if final:
+            return not self._strip_end(after, closers)
+        if self._notes:
+            after = after[: self._notes_start(after, final=False)[0]]
+        return None if not _hold_back(after) else False
 
     def _preamble(self, rest: str, final: bool) -> int | None:
         if not self._preambles:
@@ -180,6 +204,30 @@ class Cleaner:
 
 
 _RULE = re.compile(r"(?:-{3,}|\*{3,}|_{3,})[ \t]*\n[ \t]*\n")  # a paragraph of a rule ("---")
+_QUOTE_MARKS = {mark: re.compile(f"[{re.escape(mark + close)}]") for mark, close in QUOTES.items()}
+_OPENS_AFTER = "([{“‘«"  # a straight quotation mark after one of these (or a space) opens one
+
+
+def _quotation_end(text: str) -> int | None:
+    """Where the quotation opened by ``text[0]`` closes (nested ones counted); None: not yet.
+    Curly and corner marks say which side they are; a straight one opens after a space or a
+    bracket, before a word, and closes otherwise."""
+    depth = 1
+    for mark in _QUOTE_MARKS[text[0]].finditer(text, 1):
+        pos = mark.start()
+        if mark.group() != '"':
+            opens = mark.group() == text[0]
+        else:
+            before, after = text[pos - 1 : pos], text[pos + 1 : pos + 2]
+            opens = (
+                (not before or before.isspace() or before in _OPENS_AFTER)
+                and bool(after)
+                and not after.isspace()
+            )
+        depth += 1 if opens else -1
+        if depth == 0:
+            return pos
+    return None
 
 
 _RULE_SO_FAR = re.compile(r"[-*_ \t]+\s*")

@@ -143,6 +143,27 @@ async def test_a_full_stop_inside_a_number_or_a_word_does_not_end_a_piece() -> N
     assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Talks in London on Monday with Mr. Smith and Dr. Lee ended well.",
+        "Talks in London on Monday with U.S. President Biden ended well.",
+        "Talks in London on Monday, e.g. The Hague's, ended well.",
+        "Talks in London on Monday about J. K. Rowling ended well.",
+        "Talks in London on Monday had points:\n1. The first one ended well.",
+        "Les pourparlers de lundi à Paris avec M. Dupont ont bien fini.",
+    ],
+)
+async def test_a_full_stop_after_an_abbreviation_does_not_end_a_piece(first: str) -> None:
+    reply = first + " More text follows. And more."
+    llm = ByCharacter(lambda messages: reply)
+    steps = await run(llm, "doc/summarize", paragraphs(60), Args())
+    assert all(asked_tokens(call) <= first.index(".") for call in llm.calls)
+    assert steps[-1].text == "\n\n".join([first] * len(llm.calls))
+    assert steps[-1].finish_reason == "stop" and llm.cancelled == len(llm.calls)
+    assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
+
+
 async def test_beyond_a_few_pieces_the_summaries_are_summarized_again() -> None:
     llm = ScriptedLLM(lambda messages: document_text(messages).split(".")[0] + ".")
     steps = await run(llm, "doc/summarize", paragraphs(160), Args())

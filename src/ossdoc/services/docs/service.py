@@ -34,6 +34,7 @@ from ossdoc.services.docs.operations import OPERATIONS
 from ossdoc.services.docs.quotas import Quotas, account
 from ossdoc.services.docs.registry import Args, DocRequest, Limits, Operation, Registry
 from ossdoc.services.docs.repetition import LoopGuard
+from ossdoc.services.docs.sentences import sentence_ends
 
 log = logging.getLogger("ossdoc.docs")
 # Runs of line breaks; collapsing them to one keeps a growing text a prefix of its next state.
@@ -43,9 +44,6 @@ MESSAGE_OVERHEAD = 8  # tokens a chat template adds around each message
 MAX_RESTARTS = 1  # restarts of a generation that started in the wrong language
 ASKED_SLACK = 2  # a part's reply budget: this many times the length its prompt asks for
 SECTIONS = 8  # a long summary is the summaries of at most this many pieces, in order
-# A sentence's end: a full stop followed by a space and then not by a lower-case letter (the one in
-# "$2.6" or "e.g. this" is not one), or a CJK one, which needs neither.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[^\sa-z])|[。！？]+[”’」』）]*")
 
 
 @dataclass(frozen=True)
@@ -510,9 +508,9 @@ def _ended(text: str, sent: str, produced: int, ends_after: int, *, after_hold: 
     if produced < ends_after:
         return None
     first = len(sent.rstrip()) + after_hold
-    for end in _SENTENCE_END.finditer(text, max(0, len(sent.rstrip()) - 2)):
-        if end.end() >= first:
-            cut = text[: end.end()]
+    for end in sentence_ends(text, max(0, len(sent.rstrip()) - 2)):
+        if end >= first:
+            cut = text[:end]
             return sent if sent.startswith(cut) else cut  # what was handed out stays handed out
     return None
 

@@ -117,6 +117,19 @@ async def test_a_piece_that_runs_on_ends_with_the_sentence_that_reaches_its_leng
     assert all(b.text.startswith(a.text) for a, b in itertools.pairwise(steps))
 
 
+async def test_a_single_summary_that_runs_on_ends_with_the_sentence_that_reaches_its_length() -> None:
+    # 6 of the 13 public news articles: the 0.5B copied the article on until the reply budget cut it.
+    llm = ScriptedLLM(document_text)
+    steps = await run(llm, "doc/summarize", paragraphs(6), Args())
+    [call] = llm.calls
+    sentences = re.findall(r"[^.]+\.\s*", document_text(call))
+    ends = itertools.accumulate(len(pieces(sentence)) for sentence in sentences)
+    enough = next(n for n, tokens in enumerate(ends, 1) if tokens >= asked_tokens(call))
+    assert enough < len(sentences)
+    assert steps[-1].text == "".join(sentences[:enough]).strip()
+    assert steps[-1].finish_reason == "stop" and steps[-1].chunks == 1 and llm.cancelled == 1
+
+
 class ByCharacter(ScriptedLLM):
     """Streams its reply a character a token: a number's full stop arrives before its decimals."""
 

@@ -28,9 +28,9 @@ def echo(messages: list[Message]) -> str:
 
 
 async def steps(
-    docs: DocumentService, content: str, resume: Resume | None = None, stop: int = 0
+    docs: DocumentService, content: str, resume: Resume | None = None, stop: int = 0, op: str = "doc/polish"
 ) -> list[Progress]:
-    generation = await docs.start(OPERATIONS["doc/polish"], content, Args({}), resume)
+    generation = await docs.start(OPERATIONS[op], content, Args({}), resume)
     seen = []
     try:
         async for step in generation:
@@ -55,6 +55,20 @@ async def test_a_stopped_generation_continues_to_the_same_end() -> None:
     assert rest[-1] == whole
     assert rest[0].text.startswith(part[-1].text)  # it goes on, never back
     assert llm.calls[-1][-1] == Message("assistant", resume.raw)  # the model continues its words
+
+
+async def test_a_summary_continued_ends_at_the_same_sentence() -> None:
+    # It ends at the first sentence end past the length it is asked for, counted from its start.
+    llm = ScriptedLLM(echo)
+    docs = DocumentService(llm, Settings(cache_bytes=0))
+    content = " ".join(f"Sentence{n} word{n}a word{n}b word{n}c." for n in range(60))
+    whole = await steps(docs, content, op="doc/summarize")
+    assert len(whole[-1].text) < len(content) / 2 and whole[-1].text.endswith(".")
+    part = await steps(docs, content, stop=len(whole) - 4, op="doc/summarize")
+    resume = part[-1].resume
+    assert resume is not None
+    rest = await steps(docs, content, resume, op="doc/summarize")
+    assert rest[-1] == whole[-1]
 
 
 async def test_a_long_document_continues_from_the_piece_it_stopped_in() -> None:

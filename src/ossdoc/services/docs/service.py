@@ -175,16 +175,18 @@ class DocumentService:
         ends_after = None
         if operation.output_ratio is not None:
             least = max(MIN_OUTPUT_TOKENS, int(content_tokens * operation.output_ratio))
-            if operation.asked_share is not None and args.whole:
-                # A part of a long document is asked for its share of the whole's result: the
-                # summaries a reduce step takes are asked for about their own length, more than
-                # output_ratio of them, which would cut the reply. (A piece's budget is not lowered
-                # to its share: the real model overshot twice its ask, and was cut.)
+            if operation.asked_share is not None:
                 asked = content_tokens * operation.asked_share(content, args)
-                least = max(least, math.ceil(asked * ASKED_SLACK))
-                # ...and it ends with the sentence that reaches that length: the 0.5B asked for 40
-                # to 75 words of a news article copied it on for hundreds of tokens, up to the cut.
+                # A result ends with the sentence that reaches the length its prompt asks for: the
+                # 0.5B asked for 40 to 75 words of a news article copied it on for hundreds of
+                # tokens, up to the cut (a single article's summary too: 6 of the 13 public ones).
                 ends_after = math.ceil(asked)
+                if args.whole:
+                    # A part of a long document is asked for its share of the whole's result: the
+                    # summaries a reduce step takes are asked for about their own length, more
+                    # than output_ratio of them, which would cut the reply. (A piece's budget is
+                    # not lowered to its share: the real model overshot twice its ask, and was cut.)
+                    least = max(least, math.ceil(asked * ASKED_SLACK))
             budget = min(budget, least)
         language = operation.language(content, args)
         sampling = replace(operation.sampling, max_tokens=budget)
@@ -441,7 +443,7 @@ class DocumentService:
                             # raw text's, so the sentence that reaches them is not out yet; once
                             # out, a sentence end the text held back already is not the one.
                             if right is not None and job.ends_after is not None and release == len(raw):
-                                produced = tokens[1] - before[1] - spent[1]
+                                produced = tokens[1] - spent[1]  # a resumed one's prefill included
                                 ended = _ended(text, sent, produced, job.ends_after, after_hold=held)
                                 if ended is not None:
                                     break  # closing the stream stops the model (see below)

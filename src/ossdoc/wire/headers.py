@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import mimetypes
+import posixpath
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -29,8 +31,25 @@ def response_value(name: str, value: str) -> str:
 
 
 def guess_content_type(key: str) -> str:
+    ext = posixpath.splitext(key)[1]
+    # A scheme ("data:...") or a compression suffix (.gz, .tgz) makes the answer depend on more.
+    if ":" in key or ext in mimetypes.encodings_map or ext.lower() in mimetypes.suffix_map:
+        return _guess(key)
+    return _guess_by_extension(ext.lower())
+
+
+def _guess(key: str) -> str:
     guessed, _ = mimetypes.guess_type(key, strict=False)
     return guessed or "application/octet-stream"
+
+
+@functools.lru_cache(maxsize=256)
+def _guess_by_extension(ext: str) -> str:
+    # mimetypes' last step (strict=False), without parsing the key as a URL on every PUT.
+    return mimetypes.types_map.get(ext) or mimetypes.common_types.get(ext) or "application/octet-stream"
+
+
+mimetypes.init()  # its tables, read above, are loaded before the first guess
 
 
 def meta_from_headers(headers: Mapping[str, str], key: str) -> ObjectMeta:

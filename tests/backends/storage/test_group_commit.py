@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -146,6 +147,19 @@ async def test_a_failing_change_fails_alone(store: LocalStorage) -> None:
     for key, expected in (("a", b"new"), ("taken", b"old"), ("b", b"new")):
         record = await store.get_object("b1", key)
         assert record is not None and await _read(store, record) == expected
+
+
+async def test_a_lone_change_that_raises_leaves_nothing_behind(store: LocalStorage) -> None:
+    # Alone in its transaction, a change runs without a savepoint: its error rolls the whole back.
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO buckets VALUES ('half', 1.0, 'private', 'Standard')")
+        raise RuntimeError("after the first write")
+
+    with pytest.raises(RuntimeError, match="after the first write"):
+        await store._committer.run(half_then_fail)
+    assert await store.get_bucket("half") is None
+    record = await _put(store, "after", b"fine")  # the next transaction is a fresh one
+    assert await _read(store, record) == b"fine"
 
 
 async def test_released_blobs_stay_readable_for_their_grace(store: LocalStorage) -> None:

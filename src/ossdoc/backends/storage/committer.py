@@ -146,14 +146,17 @@ class Committer:
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                for job in batch:
-                    db.execute("SAVEPOINT change")
-                    try:
-                        job.result = job.change(db)
-                    except Exception as exc:
-                        job.error = exc
-                        db.execute("ROLLBACK TO change")
-                    db.execute("RELEASE change")
+                if len(batch) == 1:  # alone, a change that raises rolls the transaction back
+                    batch[0].result = batch[0].change(db)
+                else:
+                    for job in batch:
+                        db.execute("SAVEPOINT change")
+                        try:
+                            job.result = job.change(db)
+                        except Exception as exc:
+                            job.error = exc
+                            db.execute("ROLLBACK TO change")
+                        db.execute("RELEASE change")
                 touched = list(self._touched)
                 self._touched.clear()
                 if self._versions is not None:

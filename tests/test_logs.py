@@ -94,3 +94,41 @@ def test_the_plain_line_is_the_plain_format() -> None:
         {"name": "ossdoc.x", "msg": "%s done", "args": ("polish",), "levelname": "INFO", "process": 7}
     )
     assert logs.PlainFormatter().format(record) == logging.Formatter(logs.PLAIN).format(record)
+
+
+def test_a_request_line_written_without_a_record_is_the_records_line() -> None:
+    fields = {"request_id": "ID", "key_id": "K", "operation": "GetObject", "status": 200, "key": "a\u00e9"}
+    message = "GET /b/a GetObject 200 in=0 out=5 0.3ms key=K id=ID"
+    for created in (1_700_000_000.25, 1_700_000_001.999):
+        record = logging.makeLogRecord(
+            {"name": logs.REQUESTS, "msg": message, "levelname": "INFO", "process": 7, logs.FIELDS: fields}
+        )
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        for formatter in (logs.PlainFormatter(), logs.JSONFormatter()):
+            assert formatter.request(created, 7, message, fields) == formatter.format(record)
+
+
+def test_a_handler_of_the_users_still_gets_request_records() -> None:
+    stream = io.StringIO()
+    logs.configure("info", "json")
+    root = logging.getLogger()
+    (configured,) = root.handlers
+    configured.stream = stream  # type: ignore[attr-defined]
+    log = logging.getLogger(logs.REQUESTS)
+    try:
+        logs.log_request(log, "the direct way", {"status": 200})
+        configured.flush()
+        assert '"status":200' in stream.getvalue()
+
+        records: list[logging.LogRecord] = []
+        mine = logging.Handler()
+        mine.emit = records.append  # type: ignore[method-assign]
+        log.addHandler(mine)
+        logs.log_request(log, "through logging", {"status": 404})
+        configured.flush()
+        assert [r.getMessage() for r in records] == ["through logging"]
+        assert getattr(records[0], logs.FIELDS) == {"status": 404}
+        assert '"status":404' in stream.getvalue()  # and the configured handler still writes it
+        log.removeHandler(mine)
+    finally:
+        root.removeHandler(configured)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Message, Receive, Scope, Send
 
 from ossdoc.observability import metrics, usage
-from ossdoc.observability.logs import FIELDS, REQUESTS
+from ossdoc.observability.logs import REQUESTS, log_request
 from ossdoc.wire.context import parse_query
 
 if TYPE_CHECKING:
@@ -186,27 +186,8 @@ class Exchange:
             }
             if tally.input_tokens or tally.output_tokens:
                 fields.update(input_tokens=tally.input_tokens, output_tokens=tally.output_tokens)
-            # The record made directly: ``log.info`` would walk the stack for the caller's file and
-            # line (a third of a request line's cost), which an access line does not show.
-            record = log.makeRecord(
-                log.name,
-                logging.INFO,
-                __file__,
-                0,
-                "%s %s %s %d in=%d out=%d %.1fms key=%s id=%s",
-                (
-                    scope["method"],
-                    scope.get("path", ""),
-                    operation,
-                    status,
-                    self.bytes_in,
-                    self.bytes_out,
-                    elapsed * 1000,
-                    key_id or "-",
-                    fields["request_id"],
-                ),
-                None,
-                "finish",
-                {FIELDS: fields},
+            message = (
+                f"{scope['method']} {scope.get('path', '')} {operation} {status} in={self.bytes_in} "
+                f"out={self.bytes_out} {elapsed * 1000:.1f}ms key={key_id or '-'} id={fields['request_id']}"
             )
-            log.handle(record)
+            log_request(log, message, fields)

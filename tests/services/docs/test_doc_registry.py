@@ -44,7 +44,21 @@ def test_translate_names_the_target_language() -> None:
     ):
         messages = OPERATIONS["doc/translate"].prompt("hello", Args({"language": code}))
         # In the request (the one-line one's system prompt says only: the translation, nothing else).
-        assert word in messages[1].content.replace("hello", "")
+        assert word in messages[-1].content.replace("hello", "")
+        assert messages[-1].content.endswith(("：\n\nhello", ":\n\nhello"))  # the request, then the text
+
+
+def test_translate_into_english_or_chinese_keeps_the_template_s_own_system_prompt() -> None:
+    roles = {
+        code: [m.role for m in OPERATIONS["doc/translate"].prompt("hello", Args({"language": code}))]
+        for code in ("zh_CN", "en_US", "ja_JP", "fr_FR")
+    }
+    assert roles == {
+        "zh_CN": ["user"],
+        "en_US": ["user"],
+        "ja_JP": ["system", "user"],
+        "fr_FR": ["system", "user"],
+    }
 
 
 def test_other_operations_write_in_the_language_of_the_text() -> None:

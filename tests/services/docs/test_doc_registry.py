@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ossdoc import errors
@@ -111,3 +113,11 @@ def test_a_new_operation_is_one_entry() -> None:
 )
 def test_detect_language(text: str, language: str) -> None:
     assert detect(text) == language
+
+
+def test_translate_picks_the_likeliest_token_on_the_sampled_path() -> None:
+    # Above 0: not the exact greedy path, whose padded batches halve the decode rate. Low enough that
+    # a token whose logit is 0.05 below the best comes out less than once in a hundred draws.
+    temperature = OPERATIONS["doc/translate"].sampling.temperature
+    assert temperature > 0
+    assert math.exp(-0.05 / temperature) < 0.01

@@ -121,3 +121,6 @@ def test_translate_picks_the_likeliest_token_on_the_sampled_path() -> None:
     temperature = OPERATIONS["doc/translate"].sampling.temperature
     assert temperature > 0
     assert math.exp(-0.05 / temperature) < 0.01
+    # A translation repeats what its source repeats: no penalty on tokens already written.
+    assert OPERATIONS["doc/translate"].sampling.repeat_penalty == 1.0
+    assert OPERATIONS["doc/polish"].sampling.repeat_penalty > 1.0

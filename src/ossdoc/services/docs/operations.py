@@ -211,7 +211,10 @@ OPERATIONS = Registry(
             # decoding). At 0.1 a token whose logit is 0.2 below the best still came out one time
             # in eight, and the 1.5B translated worse than greedy (zh→en 50.2 against 51.8 chrF on
             # the same 17 cases); a translation wants the likeliest wording, not a varied one.
-            Sampling(temperature=TRANSLATE_TEMPERATURE, stop=STOP),
+            # No repeat penalty: a translation repeats what its source repeats (names, numbers, 的);
+            # the penalty, on every token already written but never on the end of text, made replies
+            # shorter. Loops are stopped by the loop stop (repetition.py) and output_ratio.
+            Sampling(temperature=TRANSLATE_TEMPERATURE, repeat_penalty=1.0, stop=STOP),
             # A translation is about as long as its source; a reply 4 times as long is a loop (greedy
             # decoding of the 0.5B looped on 2 of 27 en→ja cases, to 1,700 and 2,600 characters).
             output_ratio=4.0,

@@ -100,6 +100,23 @@ def test_insist_says_it_in_the_language_itself() -> None:
     assert insist(messages, "the same language as the text") == messages
 
 
+def test_insist_gives_a_request_without_a_system_prompt_one() -> None:
+    # Into Chinese or English the request goes alone, under the chat template's own system prompt.
+    messages = TRANSLATE.prompt(ENGLISH, Args({"language": "zh_CN"}))
+    assert [m.role for m in messages] == ["user"]
+    steered = insist(messages, "Chinese")
+    assert steered == [Message("system", INSIST["Chinese"]), *messages]
+
+
+async def test_a_wrong_start_into_chinese_restarts_insisting_in_a_system_prompt() -> None:
+    llm = ScriptedLLM(in_turn(ENGLISH, "英国广播公司 周一 说 谈判 失败 了。"))
+    steps = await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "zh_CN"})))
+    assert steps[0].text.startswith("英国") and steps[-1].restarts == 1
+    assert [m.role for m in llm.calls[0]] == ["user"]
+    assert llm.calls[1] == [Message("system", INSIST["Chinese"]), *llm.calls[0]]
+    assert {s.latin_penalty for s in llm.samplings} == {0.0, RESTART_PENALTY}
+
+
 def service(llm: ScriptedLLM) -> DocumentService:
     return DocumentService(llm, Settings(cache_bytes=0))
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ossdoc import errors
@@ -44,7 +46,21 @@ def test_translate_names_the_target_language() -> None:
     ):
         messages = OPERATIONS["doc/translate"].prompt("hello", Args({"language": code}))
         # In the request (the one-line one's system prompt says only: the translation, nothing else).
-        assert word in messages[1].content.replace("hello", "")
+        assert word in messages[-1].content.replace("hello", "")
+        assert messages[-1].content.endswith(("：\n\nhello", ":\n\nhello"))  # the request, then the text
+
+
+def test_translate_into_english_or_chinese_keeps_the_template_s_own_system_prompt() -> None:
+    roles = {
+        code: [m.role for m in OPERATIONS["doc/translate"].prompt("hello", Args({"language": code}))]
+        for code in ("zh_CN", "en_US", "ja_JP", "fr_FR")
+    }
+    assert roles == {
+        "zh_CN": ["user"],
+        "en_US": ["user"],
+        "ja_JP": ["system", "user"],
+        "fr_FR": ["system", "user"],
+    }
 
 
 def test_other_operations_write_in_the_language_of_the_text() -> None:
@@ -97,3 +113,14 @@ def test_a_new_operation_is_one_entry() -> None:
 )
 def test_detect_language(text: str, language: str) -> None:
     assert detect(text) == language
+
+
+def test_translate_picks_the_likeliest_token_on_the_sampled_path() -> None:
+    # Above 0: not the exact greedy path, whose padded batches halve the decode rate. Low enough that
+    # a token whose logit is 0.05 below the best comes out less than once in a hundred draws.
+    temperature = OPERATIONS["doc/translate"].sampling.temperature
+    assert temperature > 0
+    assert math.exp(-0.05 / temperature) < 0.01
+    # A translation repeats what its source repeats: no penalty on tokens already written.
+    assert OPERATIONS["doc/translate"].sampling.repeat_penalty == 1.0
+    assert OPERATIONS["doc/polish"].sampling.repeat_penalty > 1.0

@@ -203,6 +203,8 @@ def insist(messages: list[Message], language: str) -> list[Message]:
     line = INSIST.get(language)
     if line is None:
         return messages
+    if not any(m.role == "system" for m in messages):  # a request under the template's default
+        return [Message("system", line), *messages]
     return [Message(m.role, f"{m.content}\n\n{line}") if m.role == "system" else m for m in messages]
 
 

@@ -49,7 +49,8 @@ def _guess_by_extension(ext: str) -> str:
     return mimetypes.types_map.get(ext) or mimetypes.common_types.get(ext) or "application/octet-stream"
 
 
-mimetypes.init()  # its tables, read above, are loaded before the first guess
+if not mimetypes.inited:  # its tables, read above, are loaded as its first guess would load them
+    mimetypes.init()
 
 
 def meta_from_headers(headers: Mapping[str, str], key: str) -> ObjectMeta:

@@ -4,6 +4,7 @@ blobs kept for a grace, compaction, and what several stores on one root see of e
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ import pytest
 from ossdoc.backends.storage import LocalStorage
 from ossdoc.backends.storage.base import Bucket, FileBacked, ObjectMeta, ObjectRecord
 from ossdoc.backends.storage.maintenance import Tuning, is_inline
+from ossdoc.crc64 import crc64
 
 pytestmark = pytest.mark.anyio
 
@@ -78,6 +80,18 @@ async def test_small_bodies_live_in_the_database(store: LocalStorage) -> None:
     assert _files(store, large, 5, 9) == [(store.blob_path(large.segments[0].blob_id), 5, 4)]
     empty = await _put(store, "empty")
     assert empty.size == 0 and await _read(store, empty) == b""
+
+
+async def test_small_bodies_staged_with_their_md5_and_crc(store: LocalStorage) -> None:
+    # Small bodies are hashed in pieces shorter than 2 KiB (so hashlib keeps the GIL): sizes around
+    # the pieces' edges, in one chunk or several, must give the digest of the whole.
+    for size in (0, 1, 2046, 2047, 2048, 4094, 4095, 4096, 6141, store.inline_bytes):
+        data = os.urandom(size)
+        for chunks in ((data,), (data[:1000], data[1000:3000], data[3000:])):
+            blob = await store.stage(_body(*chunks))
+            assert is_inline(blob.blob_id), size
+            assert (blob.size, blob.md5, blob.crc64) == (size, hashlib.md5(data).digest(), crc64(data)), size
+            await store.discard(blob)
 
 
 async def test_mixed_multipart_append_and_copy(store: LocalStorage) -> None:

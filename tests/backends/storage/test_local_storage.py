@@ -39,7 +39,7 @@ def _tmp_entries(store: LocalStorage) -> set[str]:
 
 @pytest.fixture(params=[True, False], ids=["fsync", "nofsync"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalStorage]:
-    # Every body in a file: these tests are about blob files (small bodies: test_inline.py).
+    # Every body in a file: these tests are about blob files (small bodies: test_group_commit.py).
     opened = await LocalStorage.open(tmp_path, fsync=request.param, inline_bytes=0)
     await opened.create_bucket(Bucket("b1", 1.0))
     yield opened

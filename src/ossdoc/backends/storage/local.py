@@ -28,7 +28,6 @@ microseconds, and WAL readers never wait for writers. Several processes may open
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -57,6 +56,7 @@ from ossdoc.backends.storage.blobs import (
     check_parts,
     check_position,
     clip,
+    md5_holding_gil,
     new_id,
     new_upload_id,
     prefix_end,
@@ -238,8 +238,7 @@ class LocalStorage:
         blob_id = new_inline_id()
         self._staged[blob_id] = data
         self._uncommitted.add(blob_id)
-        md5 = hashlib.md5(data, usedforsecurity=False).digest()
-        return StagedBlob(blob_id, len(data), md5, crc64.crc64(data))
+        return StagedBlob(blob_id, len(data), md5_holding_gil(data), crc64.crc64(data))
 
     async def _stage_file(self, body: AsyncIterable[bytes], limit: int | None) -> StagedBlob:
         blob_id = new_id()

@@ -6,8 +6,12 @@
    in the database (``INLINE_BYTES``).
 2. Compaction: 20,000 4 KiB objects written, 90% deleted; database size before and after, and
    the time compaction took, while reads of the rest go on (200 every 10 ms).
+3. A full store: 4 KiB PUTs as in 1 into a store that already holds ``--full`` small objects
+   (written with fsync off), against an empty store, alternating; ops/s and the ratio, full /
+   empty. Where each new body goes in the table decides it: at the edge of its b-tree, the ratio
+   stays near 1; on a random leaf, every PUT dirties pages of its own.
 
-  .venv/bin/python benchmarks/storage.py [--seconds 5] [--fsync 1]
+  .venv/bin/python benchmarks/storage.py [--seconds 5] [--fsync 1] [--full 60000] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ async def writes(root: Path, size: int, inline: bool, seconds: float, fsync: boo
     """PUTs per second of ``size`` bytes by WRITERS concurrent writers over 64 keys."""
     store = await LocalStorage.open(root, fsync, inline_bytes=size if inline else 0)
     try:
-        await store.create_bucket(Bucket("b", 0.0))
+        if await store.get_bucket("b") is None:  # a store written before (the full-store rounds)
+            await store.create_bucket(Bucket("b", 0.0))
         data = os.urandom(size)
         done = 0
         until = time.monotonic() + seconds
@@ -61,6 +66,35 @@ async def writes(root: Path, size: int, inline: bool, seconds: float, fsync: boo
         return done / (time.perf_counter() - start)
     finally:
         await store.close()
+
+
+async def fill(root: Path, count: int) -> None:
+    """``count`` 4 KiB objects under keys of their own, fsync off (it is the state that matters)."""
+    store = await LocalStorage.open(root, False)
+    try:
+        await store.create_bucket(Bucket("b", 0.0))
+        data = os.urandom(4 * KiB)
+
+        async def writer(n: int) -> None:
+            for key in range(n, count, WRITERS):
+                await put(store, f"fill/{key}", data)
+
+        await asyncio.gather(*(writer(n) for n in range(WRITERS)))
+    finally:
+        await store.close()
+
+
+async def full_store(tmp: Path, count: int, seconds: float, rounds: int, fsync: bool) -> str:
+    await fill(tmp / "full", count)
+    rates: dict[str, list[float]] = {"empty": [], "full": []}
+    for round_no in range(rounds):
+        for name in ("empty", "full") if round_no % 2 == 0 else ("full", "empty"):
+            rates[name].append(await writes(tmp / name, 4 * KiB, True, seconds, fsync))
+    empty, full = (sorted(rates[name])[len(rates[name]) // 2] for name in ("empty", "full"))
+    return (
+        f"4 KiB PUTs into a store holding {count:,} small objects: {full:,.0f} ops/s, "
+        f"into an empty one: {empty:,.0f} ops/s (medians of {rounds}), full / empty {full / empty:.2f}"
+    )
 
 
 async def compaction(root: Path, fsync: bool) -> str:
@@ -107,6 +141,8 @@ async def main() -> None:
     parser.add_argument("--sizes", default="4,8,16,64,256,1024", help="KiB, comma-separated")
     parser.add_argument("--skip-compaction", action="store_true")
     parser.add_argument("--fsync", choices=["0", "1"], default="1")
+    parser.add_argument("--full", type=int, default=60_000, help="objects in the full store (0: skip)")
+    parser.add_argument("--rounds", type=int, default=2, help="of the full-store comparison")
     args = parser.parse_args()
     fsync = args.fsync == "1"
     print(f"{WRITERS} concurrent PUTs, fsync {'on' if fsync else 'off'}")
@@ -126,6 +162,8 @@ async def main() -> None:
             )
         if not args.skip_compaction:
             print(await compaction(Path(tmp) / "compaction", fsync))
+        if args.full:
+            print(await full_store(Path(tmp), args.full, args.seconds, args.rounds, fsync))
 
 
 if __name__ == "__main__":

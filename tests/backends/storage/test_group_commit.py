@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ossdoc.backends.storage import LocalStorage
+from ossdoc.backends.storage import LocalStorage, local
 from ossdoc.backends.storage.base import Bucket, FileBacked, ObjectMeta, ObjectRecord
-from ossdoc.backends.storage.maintenance import Tuning, is_inline
+from ossdoc.backends.storage.maintenance import Tuning, inline_key, is_inline
 from ossdoc.crc64 import crc64
 
 pytestmark = pytest.mark.anyio
@@ -263,6 +264,66 @@ async def _durable_store(tmp_path: Path) -> LocalStorage:
     store = await LocalStorage.open(tmp_path, fsync=True, tuning=Tuning(grace=3600))
     await store.create_bucket(Bucket("b1", 1.0))
     return store
+
+
+async def test_inline_keys_increase_and_are_never_used_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 3 keys, so that the stores run through several; two stores share the root, as the
+    # workers of one machine do, and the keys of deleted bodies stay used after a reopen.
+    monkeypatch.setattr(local, "INLINE_KEY_BLOCK", 3)
+    first = await LocalStorage.open(tmp_path, tuning=Tuning(grace=0))
+    second = await LocalStorage.open(tmp_path, tuning=Tuning(grace=0))
+    await first.create_bucket(Bucket("b1", 1.0))
+    keys: dict[int, list[int]] = {0: [], 1: []}
+    for n in range(20):
+        store = (first, second)[n % 2]
+        record = await _put(store, f"k{n % 4}", f"body {n}".encode())  # overwrites: bodies deleted
+        keys[n % 2].append(inline_key(record.segments[0].blob_id))
+    copy = await second.copy_object(record, "b1", "copy", meta=ObjectMeta())
+    keys[1].append(inline_key(copy.segments[0].blob_id))
+    assert all(key < 0 for key in keys[0] + keys[1])  # below every key earlier versions drew
+    assert keys[0] == sorted(keys[0]) and keys[1] == sorted(keys[1])
+    assert len(set(keys[0] + keys[1])) == 21
+    await first.settle()
+    await first.close()
+    await second.close()
+
+    again = await LocalStorage.open(tmp_path)
+    try:
+        record = await _put(again, "k0", b"after a reopen")
+        assert inline_key(record.segments[0].blob_id) > max(keys[0] + keys[1])
+        assert await _read(again, record) == b"after a reopen"
+    finally:
+        await again.close()
+
+
+async def test_bodies_under_the_random_keys_of_earlier_versions_stay_readable(tmp_path: Path) -> None:
+    store = await LocalStorage.open(tmp_path)
+    await store.create_bucket(Bucket("b1", 1.0))
+    record = await _put(store, "old", b"written by an earlier version")
+    await store.close()
+    # What an earlier version wrote: a random key in [0, 2**63), and no counters row.
+    legacy = "i7a3c0f9e5d1b2c4e"
+    db = sqlite3.connect(tmp_path / "meta.sqlite3")
+    with db:
+        db.execute("UPDATE inline_blobs SET id = ?", (inline_key(legacy),))
+        segments = json.dumps([[legacy, record.size]])
+        db.execute("UPDATE objects SET segments = ? WHERE key = ?", (segments, b"old"))
+        db.execute("DELETE FROM counters")
+    db.close()
+
+    store = await LocalStorage.open(tmp_path)
+    try:
+        old = await store.get_object("b1", "old")
+        assert old is not None and old.segments[0].blob_id == legacy
+        assert await _read(store, old) == b"written by an earlier version"
+        new = await _put(store, "new", b"written now")
+        assert inline_key(new.segments[0].blob_id) < 0
+        assert await _read(store, new) == b"written now"
+        assert await _read(store, old) == b"written by an earlier version"
+    finally:
+        await store.close()
 
 
 async def test_a_write_is_answered_only_once_the_wal_is_synced(

@@ -42,14 +42,19 @@ MAX_BATCH = 256
 
 
 class _Job:
-    __slots__ = ("change", "committed", "done", "error", "result")
+    __slots__ = ("change", "committed", "done", "durable", "error", "result")
 
     def __init__(
-        self, change: Change, done: Callable[[_Job], None], committed: Callable[[], None] | None = None
+        self,
+        change: Change,
+        done: Callable[[_Job], None],
+        committed: Callable[[], None] | None = None,
+        durable: bool = True,
     ) -> None:
         self.change = change
         self.done = done
         self.committed = committed
+        self.durable = durable
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -72,10 +77,18 @@ class Committer:
         self._thread.start()
 
     async def run(
-        self, change: Callable[[sqlite3.Connection], T], committed: Callable[[], None] | None = None
+        self,
+        change: Callable[[sqlite3.Connection], T],
+        committed: Callable[[], None] | None = None,
+        *,
+        durable: bool = True,
     ) -> T:
-        """Run ``change`` in the next transaction; its result once that transaction is committed.
-        ``committed`` is called on the commit thread as soon as it is, before anyone is told.
+        """Run ``change`` in the next transaction; its result once that transaction is committed (and
+        with fsync on, durable). ``committed`` is called on the commit thread as soon as it is,
+        before anyone is told.
+
+        ``durable=False`` answers at the commit, before the fsync: for a change that only later
+        changes depend on, which the WAL's order makes durable with them.
 
         A change cannot be taken back once queued, so a cancelled caller still waits for its
         transaction to end before the cancellation propagates: the clean-up that follows (deleting
@@ -88,7 +101,7 @@ class Committer:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future)
 
-        job = _Job(change, done, committed)
+        job = _Job(change, done, committed, durable)
         self._queue.put(job)
         cancelled = False
         while not future.done():
@@ -128,7 +141,12 @@ class Committer:
                     break
                 batch.append(job)
             if self._commit(batch) and self._syncer is not None:
-                self._syncer.add(batch)
+                waiting = [job for job in batch if job.durable]
+                for job in batch:
+                    if not job.durable:
+                        job.done(job)
+                if waiting:
+                    self._syncer.add(waiting)
             else:
                 for job in batch:
                     job.done(job)

@@ -54,6 +54,10 @@ def inline_key(blob_id: str) -> int:
     return int(blob_id[1:], 16)
 
 
+def inline_id(key: int) -> str:
+    return f"i{key:x}"
+
+
 class Maintenance:
     def __init__(
         self,

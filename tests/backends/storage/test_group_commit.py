@@ -364,6 +364,35 @@ async def test_a_write_is_answered_only_once_the_wal_is_synced(
         await store.close()
 
 
+async def test_a_block_of_inline_keys_is_not_held_up_by_the_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A body's commit follows its key block's in the WAL, so the reservation is answered at its
+    # commit; the write that needed it still waits for its own fsync.
+    store = await _durable_store(tmp_path)
+    real = os.fdatasync
+    held, release = threading.Event(), threading.Event()
+
+    def hold(fd: int) -> None:
+        held.set()
+        release.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", hold)
+    try:
+        put = asyncio.create_task(_put(store, "k", b"body"))
+        assert await asyncio.to_thread(held.wait, 10)  # the put's own fsync
+        await asyncio.sleep(0.1)
+        assert store._inline_next != store._inline_end  # its block reserved meanwhile
+        assert not put.done()
+        release.set()
+        record = await put
+        assert await _read(store, record) == b"body"
+    finally:
+        release.set()
+        await store.close()
+
+
 async def test_a_failed_wal_sync_fails_the_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = await _durable_store(tmp_path)
 

@@ -211,10 +211,15 @@ def test_step_costs_are_measured_at_load(llama: LocalLlama) -> None:
     assert 1 <= len(costs) <= local._DRAFT_MOST + 1  # sizes past the time budget are left out
     # Without a time budget every size is measured. A batch costs at least a one-token step, and far
     # less than its tokens one by one times two (loose: the figures are timings; a bound broken by
-    # this much means the measurement is wrong).
-    costs = llama._thread.submit(step_costs.measure, llama.llm, 8, 2, 600.0).result()
-    assert len(costs) == 9 and costs[0] == 1.0
-    assert all(1.0 <= cost < 2 * (k + 1) for k, cost in enumerate(costs))
+    # this much in three measurements means the measurement is wrong, not the machine busy: on
+    # cores shared with other model processes a step can stall in every round of one).
+    for _ in range(3):
+        costs = llama._thread.submit(step_costs.measure, llama.llm, 8, 3, 600.0).result()
+        assert len(costs) == 9 and costs[0] == 1.0 and min(costs) >= 1.0
+        if all(cost < 2 * (k + 1) for k, cost in enumerate(costs)):
+            break
+    else:
+        pytest.fail(f"a batch cost more than twice its tokens one by one, three times: {costs}")
     # Out of time before the first step: no table, so no drafts.
     assert llama._thread.submit(step_costs.measure, llama.llm, 8, 3, 0.0).result() == (1.0,)
 

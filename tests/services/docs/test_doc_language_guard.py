@@ -108,6 +108,55 @@ def test_insist_gives_a_request_without_a_system_prompt_one() -> None:
     assert steered == [Message("system", INSIST["Chinese"]), *messages]
 
 
+SYSTEM = "You are a translator. Output only the translation."
+
+
+@pytest.mark.parametrize(
+    ("source", "language", "reply", "sent"),
+    [
+        # Into Chinese an English request naming the language in both (operations.py: asked in
+        # Chinese, the 1.5B left clauses out).
+        (
+            ENGLISH,
+            "zh_CN",
+            "英国广播公司周一说谈判失败了。",
+            [Message("user", f"Translate the following text into Chinese (中文):\n\n{ENGLISH}")],
+        ),
+        (
+            "今天天气很好。",
+            "en_US",
+            "The weather is fine today.",
+            [Message("user", "Translate the following text into English:\n\n今天天气很好。")],
+        ),
+        (
+            ENGLISH,
+            "ja_JP",
+            JAPANESE,
+            [
+                Message("system", SYSTEM),
+                Message("user", f"Translate the following text into Japanese (日本語):\n\n{ENGLISH}"),
+            ],
+        ),
+        (
+            ENGLISH,
+            "fr_FR",
+            "La BBC a dit lundi que les négociations avaient échoué.",
+            [
+                Message("system", SYSTEM),
+                Message("user", f"Translate the following text into French (français):\n\n{ENGLISH}"),
+            ],
+        ),
+    ],
+)
+async def test_each_direction_sends_its_one_line_request(
+    source: str, language: str, reply: str, sent: list[Message]
+) -> None:
+    llm = ScriptedLLM(in_turn(reply))
+    steps = await collect(await service(llm).start(TRANSLATE, source, Args({"language": language})))
+    assert steps[-1].text == reply and steps[-1].restarts == 0
+    assert llm.calls == [sent]
+
+
 async def test_a_wrong_start_into_chinese_restarts_insisting_in_a_system_prompt() -> None:
     llm = ScriptedLLM(in_turn(ENGLISH, "英国广播公司 周一 说 谈判 失败 了。"))
     steps = await collect(await service(llm).start(TRANSLATE, ENGLISH, Args({"language": "zh_CN"})))

@@ -39,7 +39,7 @@ def test_every_operation_builds_a_prompt_around_the_text(name: str) -> None:
 
 def test_translate_names_the_target_language() -> None:
     for code, word in (
-        ("zh_CN", "简体中文"),
+        ("zh_CN", "Chinese (中文)"),
         ("en_US", "English"),
         ("ja_JP", "Japanese"),
         ("fr_FR", "French"),

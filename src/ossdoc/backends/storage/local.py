@@ -79,7 +79,7 @@ ROW = f"INSERT OR REPLACE INTO objects ({sql.OBJECT_COLUMNS}) VALUES (?,?,?,?,?,
 # a process reserves in the database (table counters), so that a key is never used twice, even after
 # its body is deleted: a reader holding an old record must find that body or none, never another.
 # Increasing keys make each insert land at the edge of the table's b-tree, where the last one went,
-# not on a random leaf: random keys cost a 4 KiB PUT twice the commit work in a table of 30,000
+# not on a random leaf: random keys cost a 4 KiB PUT three times the SQLite work in a table of 30,000
 # bodies, and a page read from disk once the table outgrows the page cache.
 INLINE_KEY_BLOCK = 1024
 # Keys run up from the most negative integer. Earlier versions drew random keys in [0, 2**63): the

@@ -70,9 +70,9 @@ TRANSLATE = Prompt(
 # alone ("into Chinese:", the naive baseline's) or "Simplified Chinese (简体中文)" made the 0.5B open
 # 5 of the 40 in English (copying the source, greedy), this request 3 and the Chinese one 2; through
 # ossdoc the 0.5B restarted 2 in 40 under both, at 16.2 / 16.4 chrF against 16.2 / 16.1 (README,
-# "en→zh"). Into Japanese, instructions in
-# Japanese did worse (12/40 wrong script against 2/40). Into Japanese and French ossdoc already
-# beat the plain request, and they keep the persona (not measured without it).
+# "en→zh"). Into Japanese, instructions in Japanese did worse (12/40 wrong script against 2/40).
+# Into Japanese and French ossdoc already beat the plain request, and they keep the persona (not
+# measured without it).
 PLAIN = Prompt(system="", user=TRANSLATE.user)
 TRANSLATE_BY_LANGUAGE: dict[str, Prompt] = {
     "en_US": PLAIN,

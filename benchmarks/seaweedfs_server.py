@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.session import get_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from seaweedfs import free_port, stop, weed_binary
+from seaweedfs import free_ports, stop, weed_binary
 
 ACCESS_KEY_ID = "benchkey"
 ACCESS_KEY_SECRET = "benchsecret0000000000000000000000"
@@ -67,7 +67,7 @@ def running(data: Path, bucket: str = "bench", timeout: float = 90.0) -> Iterato
     }
     config = data / "s3.json"
     config.write_text(json.dumps(identities))
-    ports = {name: free_port() for name in PORTS}
+    ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
     command = [
         weed_binary(),
         f"-logdir={data}",  # else its glog files pile up in /tmp

@@ -43,11 +43,17 @@ class RunningSeaweedFS:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: each socket stays bound until all are chosen, so the kernel
+    cannot hand the same port out twice (a server whose filer got its master's port died at start)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def weed_binary() -> str:
@@ -125,7 +131,7 @@ def running(data: Path, timeout: float = 240.0, volume_mb: int = 64) -> Iterator
         "-s3.port.lance=0",
         f"-master.volumeSizeLimitMB={volume_mb}",
         "-volume.max=0",
-        *(f"-{name}={free_port()}" for name in PORTS),
+        *(f"-{name}={port}" for name, port in zip(PORTS, free_ports(len(PORTS)), strict=True)),
     ]
     endpoint_port = int(next(c for c in command if c.startswith("-s3.port=")).split("=")[1])
     log = data / "weed.log"

@@ -26,6 +26,14 @@ event was decided on; both with the prompt in the
 model's cache, each stream closed outside the time (an open one would keep the model busy for the
 next), taking turns, median of --rounds; the difference is what the service layer adds before the
 first SSE event.
+
+--first-event --served: the same through an HTTP worker and the model service, as `ossdoc serve` runs
+them: a real signed SSE request (the client made before the clock starts) to the worker's app under
+uvicorn, whose model is a model-service process on a Unix socket, timed to the first `data:` line;
+against the model (a LocalLlama of its own in this process, idle while the server side runs) replaying
+the messages and sampling the worker sent the model service, timed to the raw text that event was
+decided on. Both sides seeded, prompts cached, taking turns. The worker's app runs in this process
+(so its operations can be seeded); the client waits on its socket while it works.
 """
 
 from __future__ import annotations
@@ -378,6 +386,164 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
     print(f"median added {statistics.median(added):.1f} ms (target <= 10)")
 
 
+# The model service of `ossdoc serve`, alone in a process: model path, threads, socket.
+MODEL_SERVICE = (
+    "import sys; from pathlib import Path; from ossdoc.config import Settings; "
+    "from ossdoc.runtime.serve import run_model_service; "
+    "run_model_service(Settings(model=sys.argv[1], threads=int(sys.argv[2]), context_size=4096, "
+    "log_level='warning'), Path(sys.argv[1]), Path(sys.argv[3]))"
+)
+
+
+def served_first_event(preset: str, threads: int, rounds: int) -> None:
+    """--first-event --served: the first SSE event through a worker's app and the model service."""
+    import asyncio
+    import subprocess
+    import threading
+    from types import SimpleNamespace
+
+    import uvicorn
+
+    from ossdoc import server as server_module
+    from ossdoc.backends.llm.base import ModelInfo
+    from ossdoc.backends.llm.local import LocalLlama
+    from ossdoc.config import Settings
+    from ossdoc.keys import AccessKey, KeyRing
+    from ossdoc.runtime.serve import ModelEndpoint
+    from ossdoc.services.docs import DocumentService
+    from ossdoc.wire.protocol import OSSHttpToolsProtocol
+    from ossdoc_server import ACCESS_KEY_ID, ACCESS_KEY_SECRET, free_port
+
+    seeded = {}
+    for name in {case[0] for case in FIRST_CASES}:  # both sides sample the same tokens
+        base = OPERATIONS[name]
+        seeded[name] = OPERATIONS.operations[name] = replace(base, sampling=replace(base.sampling, seed=SEED))
+    served: list[Recorder] = []
+    make_client = server_module.model_client
+
+    def recorded_client(endpoint: Any, settings: Any) -> Any:
+        served.append(Recorder(make_client(endpoint, settings)))
+        return served[-1]
+
+    server_module.model_client = recorded_client  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        model = resolve_model(preset, work / "models")
+        socket = work / "model.sock"
+        service = subprocess.Popen(
+            [sys.executable, "-c", MODEL_SERVICE, str(model), str(threads), str(socket)]
+        )
+        # The same settings on both sides: the same budgets, so the same messages.
+        settings = Settings(
+            data=work / "data",
+            model=str(model),
+            threads=threads,
+            context_size=4096,
+            cache_bytes=0,
+            max_output_tokens=16,
+            log_level="warning",
+        )
+        keys = KeyRing.fixed([AccessKey(ACCESS_KEY_ID, ACCESS_KEY_SECRET)])
+        endpoint = ModelEndpoint(socket, ModelInfo(preset, 4096, {}))
+        port = free_port()
+        config = uvicorn.Config(
+            server_module.create_app(settings, keys, model=endpoint),
+            host="127.0.0.1",
+            port=port,
+            loop="uvloop",
+            http=OSSHttpToolsProtocol,
+            lifespan="on",
+            server_header=False,
+            date_header=False,
+            access_log=False,
+            log_config=None,
+        )
+        worker = uvicorn.Server(config)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        llm = LocalLlama(model, name=preset, context_size=4096, threads=threads)
+        direct = Recorder(llm)
+        docs = DocumentService(direct, replace(settings, llm="local"))  # type: ignore[arg-type]
+        try:
+            while not worker.started:
+                time.sleep(0.05)
+            target = SimpleNamespace(
+                endpoint=f"http://127.0.0.1:{port}",
+                access_key_id=ACCESS_KEY_ID,
+                access_key_secret=ACCESS_KEY_SECRET,
+            )
+            bucket = make_bucket(target)  # type: ignore[arg-type]
+            times, unlike = served_rounds(target, bucket, docs, direct, served, seeded, rounds)
+        finally:
+            asyncio.run(llm.close())
+            worker.should_exit = True
+            thread.join(30)
+            service.terminate()
+            service.wait(30)
+    print(
+        f"first SSE event through a worker and the model service, {preset}, {threads} threads, "
+        f"median of {rounds} (ms)"
+    )
+    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}{'unlike':>8}")
+    added = []
+    for n, (name, _, values) in enumerate(FIRST_CASES):
+        model_ms, served_ms = (statistics.median(t) * 1000 for t in times[n])
+        added.append(served_ms - model_ms)
+        label = name + "".join(f",{v}" for v in values.values())
+        print(f"{label:<28}{model_ms:>8.0f}{served_ms:>8.0f}{served_ms - model_ms:>8.1f}{unlike[n]:>8}")
+    print(f"median added {statistics.median(added):.1f} ms (target <= 10)")
+
+
+def served_rounds(
+    target: Any,
+    bucket: str,
+    docs: Any,
+    direct: Recorder,
+    served: list[Recorder],
+    seeded: dict[str, Operation],
+    rounds: int,
+) -> tuple[dict[int, tuple[list[float], list[float]]], list[int]]:
+    """Per case: (model seconds, served seconds) of each round, and how many rounds sent the two
+    sides' models different messages or sampling (not like for like)."""
+    import asyncio
+
+    times: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in range(len(FIRST_CASES))}
+    unlike = [0] * len(FIRST_CASES)
+    with httpx.Client(timeout=600) as client:
+        for round_no in range(rounds):
+            for n, (name, text, values) in enumerate(FIRST_CASES):
+                # Each side's model gets the prompt into its cache first; the direct side's run
+                # also gives the raw text ossdoc's first event is decided on.
+                sse_first(client, target, bucket, name, text, values)
+                _, raw, _ = asyncio.run(service_first(docs, seeded[name], text, Args(values)))
+                for side in (0, 1) if round_no % 2 == 0 else (1, 0):  # taking turns
+                    if side == 0:
+                        times[n][0].append(asyncio.run(model_first(direct, raw)))
+                    else:
+                        times[n][1].append(sse_first(client, target, bucket, name, text, values))
+                if served[0].last != direct.last:
+                    unlike[n] += 1
+    return times, unlike
+
+
+def sse_first(
+    client: httpx.Client, target: Any, bucket: str, name: str, text: str, values: dict[str, str]
+) -> float:
+    """Seconds to the first SSE event of a signed request; the stream is closed outside the time
+    (the worker then cancels the generation)."""
+    content = base64.urlsafe_b64encode(text.encode()).decode()
+    resource = f"/{bucket}/first.txt?x-oss-process"
+    extra = "".join(f",{key}_{value}" for key, value in values.items())
+    body = f"x-oss-process={name}{extra},content_{content},format_event-stream"
+    headers = signed_headers(target, "POST", resource)
+    start = time.perf_counter()
+    with client.stream("POST", f"{target.endpoint}{resource}", content=body, headers=headers) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                return time.perf_counter() - start
+    raise RuntimeError(f"no event from {name}: {response.status_code}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -387,11 +553,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--first-event", action="store_true", help="only the first-text comparison")
+    parser.add_argument("--served", action="store_true", help="with --first-event: through a worker")
     parser.add_argument("--speculative", action="store_true", help="speculative against plain decoding")
     parser.add_argument("--greedy", action="store_true", help="with --speculative: at temperature 0")
     args = parser.parse_args()
     if args.speculative:
         speculative(args)
+        return
+    if args.first_event and args.served:
+        served_first_event(args.preset, args.threads, args.rounds)
         return
     if args.first_event:
         import asyncio

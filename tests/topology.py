@@ -100,9 +100,11 @@ def _answers(url: str, below: int = 500) -> bool:
         return False
 
 
-def model_server(run: Path, model: Path, api_key: str, threads: int = 1, **settings: str) -> Process:
+def model_server(
+    run: Path, model: Path, api_key: str, threads: int = 1, port: int = 0, **settings: str
+) -> Process:
     """``ossdoc model-service``: the embedded model alone, OpenAI-compatible, on a TCP port."""
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSSDOC_")}
     env.update(OSSDOC_OPENAI_API_KEY=api_key, OSSDOC_THREADS=str(threads), OSSDOC_LOG_LEVEL="warning")
     env.update({f"OSSDOC_{k.upper()}": v for k, v in settings.items()})
@@ -184,10 +186,15 @@ def running(
     key_id = access_key_id or "LTAI" + secrets.token_hex(10)
     secret = access_key_secret or secrets.token_urlsafe(24)
     model_key = secrets.token_urlsafe(16)
+    model_servers = model_servers if llm == "openai" else 0
     with ExitStack() as stack:
         store = stack.enter_context(seaweedfs.running(run / "seaweedfs"))
         redis_url = stack.enter_context(redis_server.running(run / "redis")).url
-        models = _model_servers(stack, run, model, model_key, model_servers if llm == "openai" else 0)
+        # Every port that is chosen before its process binds it, chosen at once: nginx's is bound
+        # last, and a model server binds its port only once it has loaded (separate picks could
+        # hand one port out twice).
+        port, *ports = seaweedfs.free_ports(1 + model_servers + replicas)
+        models = _model_servers(stack, run, model, model_key, ports[:model_servers])
         settings = {
             **store.settings("s3://ossdoc"),
             "llm": llm,
@@ -199,12 +206,12 @@ def running(
         if models:
             settings["openai_base_url"] = ",".join(f"http://{m.endpoint}/v1" for m in models)
             settings["openai_api_key"] = model_key
-        port = free_port()  # nginx's, chosen now: the replicas report it as their endpoint
         settings["public_endpoint"] = f"127.0.0.1:{port}"
         settings.update(replica_settings)
         servers: list[RunningServer] = []
         for index in range(1, replicas + 1):
-            server = ossdoc_server.start(run / f"replica{index}" / "data", **settings)
+            data = run / f"replica{index}" / "data"
+            server = ossdoc_server.start(data, ports[model_servers + index - 1], **settings)
             stack.callback(server.stop)
             servers.append(server)
         upstreams = [f"127.0.0.1:{server.port}" for server in servers]
@@ -212,14 +219,14 @@ def running(
         yield Topology(f"http://{proxy.endpoint}", key_id, secret, servers, models, proxy, redis_url)
 
 
-def _model_servers(stack: ExitStack, run: Path, model: str, api_key: str, count: int) -> list[Process]:
-    if not count:
+def _model_servers(stack: ExitStack, run: Path, model: str, api_key: str, ports: list[int]) -> list[Process]:
+    if not ports:
         return []
     from ossdoc.models import resolve_model
 
     # Assembled and verified once, here: the servers then load the one file, side by side.
     path = resolve_model(model, run / "models")
-    servers = [model_server(run / f"model{i}", path, api_key) for i in range(1, count + 1)]
+    servers = [model_server(run / f"model{i}", path, api_key, port=port) for i, port in enumerate(ports, 1)]
     for server in servers:
         stack.callback(server.stop)
     for server in servers:

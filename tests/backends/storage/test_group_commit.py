@@ -367,6 +367,43 @@ async def test_a_write_is_answered_only_once_the_wal_is_synced(
         await store.close()
 
 
+async def test_a_write_committed_during_an_fsync_gets_the_next_one_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await _durable_store(tmp_path)
+    real = os.fdatasync
+    first, release = threading.Event(), threading.Event()
+    descriptors: list[int] = []
+    counting = threading.Lock()
+
+    def first_held(fd: int) -> None:
+        with counting:
+            descriptors.append(fd)
+            held = len(descriptors) == 1
+        if held:
+            first.set()
+            release.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", first_held)
+    try:
+        put = asyncio.create_task(_put(store, "k", b"body"))
+        assert await asyncio.to_thread(first.wait, 10)
+        # Committed after the held fsync began, so not covered by it: synced and answered by another
+        # one, which does not wait for the disk to finish the first.
+        second = await asyncio.wait_for(_put(store, "k2", b"more"), 5)
+        assert not put.done()  # its own fsync has not returned
+        release.set()
+        record = await put
+        assert await _read(store, record) == b"body"
+        assert await _read(store, second) == b"more"
+        # Each fsync thread reports a failed writeback on its own open file (see _Syncer).
+        assert descriptors[0] != descriptors[1]
+    finally:
+        release.set()
+        await store.close()
+
+
 async def test_a_failed_wal_sync_fails_the_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = await _durable_store(tmp_path)
 

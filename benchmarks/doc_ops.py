@@ -375,14 +375,22 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
                 restarts[n] += restarted
     finally:
         await llm.close()
-    print(f"first text, {preset}, {threads} threads, median of {rounds} (ms)")
-    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}{'restarts':>10}")
+    title = f"first text, {preset}, {threads} threads, median of {rounds} (ms)"
+    print_first(title, times, "restarts", restarts)
+
+
+def print_first(
+    title: str, times: dict[int, tuple[list[float], list[float]]], column: str, counts: list[int]
+) -> None:
+    """The first-event table: per case the model's and ossdoc's median ms, the difference, a count."""
+    print(title)
+    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}{column:>10}")
     added = []
     for n, (name, _, values) in enumerate(FIRST_CASES):
-        direct, through = (statistics.median(t) * 1000 for t in times[n])
-        added.append(through - direct)
+        model_ms, ossdoc_ms = (statistics.median(t) * 1000 for t in times[n])
+        added.append(ossdoc_ms - model_ms)
         label = name + "".join(f",{v}" for v in values.values())
-        print(f"{label:<28}{direct:>8.0f}{through:>8.0f}{through - direct:>8.1f}{restarts[n]:>10}")
+        print(f"{label:<28}{model_ms:>8.0f}{ossdoc_ms:>8.0f}{ossdoc_ms - model_ms:>8.1f}{counts[n]:>10}")
     print(f"median added {statistics.median(added):.1f} ms (target <= 10)")
 
 
@@ -480,18 +488,8 @@ def served_first_event(preset: str, threads: int, rounds: int) -> None:
             thread.join(30)
             service.terminate()
             service.wait(30)
-    print(
-        f"first SSE event through a worker and the model service, {preset}, {threads} threads, "
-        f"median of {rounds} (ms)"
-    )
-    print(f"{'operation':<28}{'model':>8}{'ossdoc':>8}{'added':>8}{'unlike':>8}")
-    added = []
-    for n, (name, _, values) in enumerate(FIRST_CASES):
-        model_ms, served_ms = (statistics.median(t) * 1000 for t in times[n])
-        added.append(served_ms - model_ms)
-        label = name + "".join(f",{v}" for v in values.values())
-        print(f"{label:<28}{model_ms:>8.0f}{served_ms:>8.0f}{served_ms - model_ms:>8.1f}{unlike[n]:>8}")
-    print(f"median added {statistics.median(added):.1f} ms (target <= 10)")
+    title = f"first SSE event through a worker and the model service, {preset}, {threads} threads"
+    print_first(f"{title}, median of {rounds} (ms)", times, "unlike", unlike)
 
 
 def served_rounds(

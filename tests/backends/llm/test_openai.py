@@ -3,10 +3,14 @@ against scripted replies for what that server never sends (usage, errors, a cut 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.machinery
 import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -176,3 +180,37 @@ def test_create_backend_openai(tmp_path: Path) -> None:
     assert isinstance(backend, OpenAICompatible)
     assert (backend.info.name, backend.info.context_size) == ("x", 999)
     assert str(backend.client.base_url) == "http://h:1/v1/"
+
+
+async def test_a_request_searches_for_no_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore imports sniffio as it sets up each request and falls back to asyncio without it, but
+    Python does not remember a failed import: without sniffio every request to a model server
+    searched sys.path again (encode/httpcore#1103). So sniffio is a dependency though ossdoc never
+    imports it."""
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(reply)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/health"
+    searched: list[str] = []
+    real = importlib.machinery.PathFinder.find_spec
+
+    def find_spec(cls: type, name: str, path: Any = None, target: Any = None) -> Any:
+        searched.append(name)
+        return real(name, path, target)
+
+    try:
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(url)).text == "ok"  # the pool and whatever it imports once
+            monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", classmethod(find_spec))
+            for _ in range(3):
+                assert (await client.get(url)).text == "ok"
+    finally:
+        server.close()
+    assert searched == []

@@ -289,6 +289,12 @@ FIRST_CASES = (
 SEED = 7  # both sides sample the same tokens
 
 
+def seeded(name: str) -> Operation:
+    """The operation ``name`` sampling with SEED, so that both sides write the same tokens."""
+    base = OPERATIONS[name]
+    return replace(base, sampling=replace(base.sampling, seed=SEED))
+
+
 async def service_first(docs: object, operation: Operation, text: str, args: Args) -> tuple[float, str, int]:
     """Seconds to ossdoc's first Progress (DocumentService.start), the raw model text it was decided
     on (the cleaner and the language guard wait for the first complete word), and the language
@@ -358,8 +364,7 @@ async def first_event(preset: str, threads: int, rounds: int) -> None:
             for n, (name, text, values) in enumerate(FIRST_CASES):
                 # A fixed seed: both sides write the same tokens, and the model side is timed to the
                 # text ossdoc's first event needed, not to its first token.
-                base = OPERATIONS[name]
-                operation = replace(base, sampling=replace(base.sampling, seed=SEED))
+                operation = seeded(name)
                 args = Args(values)
                 # Both sides find the prompt in the model's cache (a warm-up run puts it there), and
                 # take turns going first: the difference is the service layer, not prompt evaluation.
@@ -422,10 +427,8 @@ def served_first_event(preset: str, threads: int, rounds: int) -> None:
     from ossdoc.wire.protocol import OSSHttpToolsProtocol
     from ossdoc_server import ACCESS_KEY_ID, ACCESS_KEY_SECRET, free_port
 
-    seeded = {}
-    for name in {case[0] for case in FIRST_CASES}:  # both sides sample the same tokens
-        base = OPERATIONS[name]
-        seeded[name] = OPERATIONS.operations[name] = replace(base, sampling=replace(base.sampling, seed=SEED))
+    operations = {name: seeded(name) for name, _, _ in FIRST_CASES}
+    OPERATIONS.operations.update(operations)  # the worker's app looks its operations up there
     served: list[Recorder] = []
     make_client = server_module.model_client
 
@@ -481,7 +484,7 @@ def served_first_event(preset: str, threads: int, rounds: int) -> None:
                 access_key_secret=ACCESS_KEY_SECRET,
             )
             bucket = make_bucket(target)  # type: ignore[arg-type]
-            times, unlike = served_rounds(target, bucket, docs, direct, served, seeded, rounds)
+            times, unlike = served_rounds(target, bucket, docs, direct, served, operations, rounds)
         finally:
             asyncio.run(llm.close())
             worker.should_exit = True
@@ -498,7 +501,7 @@ def served_rounds(
     docs: Any,
     direct: Recorder,
     served: list[Recorder],
-    seeded: dict[str, Operation],
+    operations: dict[str, Operation],
     rounds: int,
 ) -> tuple[dict[int, tuple[list[float], list[float]]], list[int]]:
     """Per case: (model seconds, served seconds) of each round, and how many rounds sent the two
@@ -513,7 +516,7 @@ def served_rounds(
                 # Each side's model gets the prompt into its cache first; the direct side's run
                 # also gives the raw text ossdoc's first event is decided on.
                 sse_first(client, target, bucket, name, text, values)
-                _, raw, _ = asyncio.run(service_first(docs, seeded[name], text, Args(values)))
+                _, raw, _ = asyncio.run(service_first(docs, operations[name], text, Args(values)))
                 for side in (0, 1) if round_no % 2 == 0 else (1, 0):  # taking turns
                     if side == 0:
                         times[n][0].append(asyncio.run(model_first(direct, raw)))

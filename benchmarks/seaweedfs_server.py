@@ -20,7 +20,8 @@ from botocore.config import Config
 from botocore.session import get_session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from seaweedfs import free_ports, stop, weed_binary
+from ossdoc_server import free_ports
+from seaweedfs import stop, weed_binary
 
 ACCESS_KEY_ID = "benchkey"
 ACCESS_KEY_SECRET = "benchsecret0000000000000000000000"

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ossdoc_server import free_ports
 
 ACCESS_KEY = "seaweedtest"
 SECRET_KEY = "seaweedsecret000000000000000000000"
@@ -41,19 +42,6 @@ class RunningSeaweedFS:
             "s3_access_key": self.access_key,
             "s3_secret_key": self.secret_key,
         }
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports: each socket stays bound until all are chosen, so the kernel
-    cannot hand the same port out twice (a server whose filer got its master's port died at start)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def weed_binary() -> str:

@@ -26,7 +26,7 @@ import httpx
 import ossdoc_server
 import redis_server
 import seaweedfs
-from ossdoc_server import RunningServer, free_port
+from ossdoc_server import RunningServer, free_port, free_ports
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -193,7 +193,7 @@ def running(
         # Every port that is chosen before its process binds it, chosen at once: nginx's is bound
         # last, and a model server binds its port only once it has loaded (separate picks could
         # hand one port out twice).
-        port, *ports = seaweedfs.free_ports(1 + model_servers + replicas)
+        port, *ports = free_ports(1 + model_servers + replicas)
         models = _model_servers(stack, run, model, model_key, ports[:model_servers])
         settings = {
             **store.settings("s3://ossdoc"),
